@@ -1,0 +1,15 @@
+//! Domain types of genprompt: Task, Label, Gene, Row, Crossover, Lineage, Manifest, and the seeded
+//! random streams every method draws from.
+//!
+//! Architecture invariant: this crate does no IO, reads no environment and no clock. Everything
+//! that varies between runs comes in as an argument, which is what makes runs reproducible.
+
+mod manifest;
+mod rng;
+mod row;
+mod task;
+
+pub use manifest::{LabelCounts, Manifest, ModelInfo, RejectionCounts, Timings, TokenUsage, MANIFEST_FORMAT_VERSION};
+pub use rng::{RngStream, rng_for, stream_seed};
+pub use row::{Crossover, GeneRole, Lineage, Row, SeedRow};
+pub use task::{Gene, Label, LabelId, SeedSelection, Task, TaskKind};

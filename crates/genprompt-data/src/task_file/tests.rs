@@ -1,0 +1,153 @@
+use std::path::PathBuf;
+
+use super::*;
+
+const GOOD: &str = r#"name = "support"
+kind = "classification"
+domain = "customer support routing"
+text_kind = "customer message"
+genes = ["length", "tone"]
+
+[seeds]
+path = "seeds.jsonl"
+per_label = 2
+
+[[labels]]
+name = "billing"
+definition = "charges and refunds"
+
+[[labels]]
+name = "delivery"
+definition = "parcels and shipping"
+"#;
+
+const SEEDS: &str = r#"{"text": "I was charged twice", "label": "billing"}
+{"text": "Where is my parcel?", "label": "delivery"}
+
+{"text": "Refund please", "label": "billing", "source": "kept"}
+{"text": "Third billing row beyond per_label", "label": "billing"}
+"#;
+
+/// Writes a task file and a seed file into a fresh folder and loads the task.
+fn check(task_toml: &str, seeds: &str) -> (Result<LoadedTask, DataError>, PathBuf, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let task_path = dir.path().join("task.toml");
+    std::fs::write(&task_path, task_toml).unwrap();
+    std::fs::write(dir.path().join("seeds.jsonl"), seeds).unwrap();
+    (load_task(&task_path, None), task_path, dir)
+}
+
+/// Loads a broken task and returns its error message with the temp folder replaced by `DIR`.
+fn check_error(task_toml: &str, seeds: &str) -> String {
+    let (result, _, dir) = check(task_toml, seeds);
+    let err = result.expect_err("the task should be rejected");
+    assert!(err.is_bad_input(), "{err} should count as bad input");
+    err.to_string().replace(&dir.path().display().to_string(), "DIR")
+}
+
+#[test]
+fn good_task_resolves_labels_genes_and_first_seed_rows_per_label() {
+    let (result, _, _dir) = check(GOOD, SEEDS);
+    let loaded = result.unwrap();
+    assert_eq!(loaded.task.name, "support");
+    assert_eq!(loaded.task.labels().len(), 2);
+    assert_eq!(loaded.task.genes.iter().map(|g| g.name.as_str()).collect::<Vec<_>>(), ["length", "tone"]);
+    let billing: Vec<(usize, &str)> = loaded.seed_rows[0].iter().map(|s| (s.line, s.text.as_str())).collect();
+    assert_eq!(billing, [(1, "I was charged twice"), (4, "Refund please")]);
+    assert_eq!(loaded.seed_rows[1].len(), 1);
+    assert_eq!(loaded.task_file_sha256.len(), 64);
+}
+
+#[test]
+fn unknown_key_is_located() {
+    let err = check_error(&GOOD.replace("genes =", "colour = \"red\"\ngenes ="), SEEDS);
+    assert!(err.starts_with("DIR/task.toml:5:1: unknown field `colour`"), "{err}");
+}
+
+#[test]
+fn syntax_error_is_located() {
+    let err = check_error(&GOOD.replace("name = \"support\"", "name = support"), SEEDS);
+    assert!(err.starts_with("DIR/task.toml:1:8: "), "{err}");
+}
+
+#[test]
+fn missing_field_is_reported() {
+    let err = check_error(&GOOD.replace("domain = \"customer support routing\"\n", ""), SEEDS);
+    assert!(err.contains("missing field `domain`"), "{err}");
+}
+
+#[test]
+fn duplicate_label_is_located_at_the_second_name() {
+    let toml = format!("{GOOD}\n[[labels]]\nname = \"billing\"\ndefinition = \"again\"\n");
+    let err = check_error(&toml, SEEDS);
+    assert_eq!(err, "DIR/task.toml:20:8: duplicate label \"billing\"");
+}
+
+#[test]
+fn empty_label_name_is_located() {
+    let err = check_error(&GOOD.replace("name = \"delivery\"", "name = \"  \""), SEEDS);
+    assert_eq!(err, "DIR/task.toml:16:8: label name is empty");
+}
+
+#[test]
+fn no_labels_is_an_error() {
+    let toml = "name = \"t\"\nkind = \"classification\"\ndomain = \"d\"\ntext_kind = \"k\"\nlabels = []\n[seeds]\npath = \"seeds.jsonl\"\n";
+    let err = check_error(toml, SEEDS);
+    assert_eq!(err, "DIR/task.toml:5:10: no labels; add at least one [[labels]] table");
+}
+
+#[test]
+fn missing_seed_file_is_located_at_the_path() {
+    let err = check_error(&GOOD.replace("seeds.jsonl", "nope.jsonl"), SEEDS);
+    assert_eq!(err, "DIR/task.toml:8:8: seed file DIR/nope.jsonl does not exist");
+}
+
+#[test]
+fn undeclared_seed_label_names_the_seed_file_line() {
+    let seeds = format!("{SEEDS}{{\"text\": \"hello\", \"label\": \"spam\"}}\n");
+    let err = check_error(GOOD, &seeds);
+    assert_eq!(err, "DIR/seeds.jsonl:6: label \"spam\" is not declared in the task file");
+}
+
+#[test]
+fn label_without_seed_rows_is_located_at_the_label() {
+    let seeds = SEEDS.replace("\"delivery\"", "\"billing\"");
+    let err = check_error(GOOD, &seeds);
+    assert_eq!(err, "DIR/task.toml:16:8: label \"delivery\" has no seed rows in DIR/seeds.jsonl");
+}
+
+#[test]
+fn several_problems_are_reported_together() {
+    let toml = GOOD.replace("name = \"delivery\"", "name = \"billing\"").replace("genes = [\"length\", \"tone\"]", "genes = [\"tone\", \"tone\"]");
+    let err = check_error(&toml, SEEDS);
+    assert_eq!(err.lines().count(), 2, "{err}");
+    assert!(err.contains("duplicate gene \"tone\""), "{err}");
+    assert!(err.contains("duplicate label \"billing\""), "{err}");
+}
+
+#[test]
+fn unknown_kind_and_bad_per_label_are_located() {
+    let toml = GOOD.replace("\"classification\"", "\"regression\"").replace("per_label = 2", "per_label = 0");
+    let err = check_error(&toml, SEEDS);
+    assert!(err.contains("DIR/task.toml:2:8: unknown kind \"regression\""), "{err}");
+    assert!(err.contains("DIR/task.toml:9:13: `per_label` must be at least 1, got 0"), "{err}");
+}
+
+#[test]
+fn malformed_seed_row_names_file_and_line() {
+    let seeds = format!("{SEEDS}not json\n");
+    let err = check_error(GOOD, &seeds);
+    assert!(err.starts_with("DIR/seeds.jsonl:6:"), "{err}");
+    assert!(err.contains("malformed row"), "{err}");
+}
+
+#[test]
+fn seed_override_replaces_the_task_files_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let task_path = dir.path().join("task.toml");
+    std::fs::write(&task_path, GOOD.replace("seeds.jsonl", "absent.jsonl")).unwrap();
+    let other = dir.path().join("other.jsonl");
+    std::fs::write(&other, SEEDS).unwrap();
+    let loaded = load_task(&task_path, Some(&other)).unwrap();
+    assert_eq!(loaded.task.seeds.path, other);
+}

@@ -1,0 +1,231 @@
+//! A small BERT encoder (inference only) on candle.
+//!
+//! Own code instead of `candle-transformers`, which compiles its whole model zoo (~2.5 min on two
+//! cores) for one model. Only what sentence encoders need: absolute positions, a single segment,
+//! post-LayerNorm blocks, no pooler.
+
+use candle_core::{D, DType, Module, Result, Tensor};
+use candle_nn::{Embedding, LayerNorm, Linear, VarBuilder, embedding, layer_norm, linear};
+use serde::Deserialize;
+
+/// The fields of a Hugging Face `config.json` that the forward pass depends on.
+#[derive(Clone, Debug, Deserialize)]
+pub struct BertConfig {
+    pub vocab_size: usize,
+    pub hidden_size: usize,
+    pub num_hidden_layers: usize,
+    pub num_attention_heads: usize,
+    pub intermediate_size: usize,
+    #[serde(default = "default_act")]
+    pub hidden_act: String,
+    pub max_position_embeddings: usize,
+    #[serde(default = "default_type_vocab")]
+    pub type_vocab_size: usize,
+    #[serde(default = "default_eps")]
+    pub layer_norm_eps: f64,
+    #[serde(default)]
+    pub position_embedding_type: Option<String>,
+}
+
+fn default_act() -> String {
+    "gelu".into()
+}
+
+fn default_type_vocab() -> usize {
+    2
+}
+
+fn default_eps() -> f64 {
+    1e-12
+}
+
+impl BertConfig {
+    /// Rejects configurations this module would silently compute wrongly.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        if self.hidden_size == 0 || self.num_attention_heads == 0 {
+            return Err("hidden_size and num_attention_heads must be positive".into());
+        }
+        if self.hidden_size % self.num_attention_heads != 0 {
+            return Err(format!(
+                "hidden_size {} is not a multiple of num_attention_heads {}",
+                self.hidden_size, self.num_attention_heads
+            ));
+        }
+        if let Some(kind) = self
+            .position_embedding_type
+            .as_deref()
+            .filter(|k| *k != "absolute")
+        {
+            return Err(format!(
+                "position_embedding_type {kind:?} is not supported (only \"absolute\")"
+            ));
+        }
+        Activation::parse(&self.hidden_act).map(|_| ())
+    }
+}
+
+/// The feed-forward activation named by `hidden_act`.
+#[derive(Clone, Copy, Debug)]
+enum Activation {
+    /// HF "gelu": the exact erf form, which all-MiniLM-L6-v2 was trained with.
+    GeluErf,
+    /// HF "gelu_new" / "gelu_pytorch_tanh": the tanh approximation.
+    GeluTanh,
+    Relu,
+}
+
+impl Activation {
+    fn parse(name: &str) -> std::result::Result<Activation, String> {
+        match name {
+            "gelu" => Ok(Activation::GeluErf),
+            "gelu_new" | "gelu_pytorch_tanh" => Ok(Activation::GeluTanh),
+            "relu" => Ok(Activation::Relu),
+            other => Err(format!("hidden_act {other:?} is not supported")),
+        }
+    }
+
+    fn apply(self, xs: &Tensor) -> Result<Tensor> {
+        match self {
+            Activation::GeluErf => xs.gelu_erf(),
+            Activation::GeluTanh => xs.gelu(),
+            Activation::Relu => xs.relu(),
+        }
+    }
+}
+
+struct Embeddings {
+    word: Embedding,
+    position: Embedding,
+    /// Row 0 of the token-type table: every text is a single segment.
+    segment0: Tensor,
+    norm: LayerNorm,
+}
+
+impl Embeddings {
+    fn load(vb: VarBuilder, cfg: &BertConfig) -> Result<Embeddings> {
+        let h = cfg.hidden_size;
+        let types = embedding(cfg.type_vocab_size, h, vb.pp("token_type_embeddings"))?;
+        Ok(Embeddings {
+            word: embedding(cfg.vocab_size, h, vb.pp("word_embeddings"))?,
+            position: embedding(cfg.max_position_embeddings, h, vb.pp("position_embeddings"))?,
+            segment0: types.embeddings().get(0)?,
+            norm: layer_norm(h, cfg.layer_norm_eps, vb.pp("LayerNorm"))?,
+        })
+    }
+
+    fn forward(&self, ids: &Tensor) -> Result<Tensor> {
+        let seq_len = ids.dim(1)?;
+        let positions = Tensor::arange(0u32, seq_len as u32, ids.device())?;
+        let xs = self
+            .word
+            .forward(ids)?
+            .broadcast_add(&self.position.forward(&positions)?)?
+            .broadcast_add(&self.segment0)?;
+        self.norm.forward(&xs)
+    }
+}
+
+struct Layer {
+    query: Linear,
+    key: Linear,
+    value: Linear,
+    attn_out: Linear,
+    attn_norm: LayerNorm,
+    intermediate: Linear,
+    output: Linear,
+    out_norm: LayerNorm,
+    heads: usize,
+    act: Activation,
+}
+
+impl Layer {
+    fn load(vb: VarBuilder, cfg: &BertConfig, act: Activation) -> Result<Layer> {
+        let (h, i, eps) = (cfg.hidden_size, cfg.intermediate_size, cfg.layer_norm_eps);
+        let attn = vb.pp("attention");
+        let own = attn.pp("self");
+        Ok(Layer {
+            query: linear(h, h, own.pp("query"))?,
+            key: linear(h, h, own.pp("key"))?,
+            value: linear(h, h, own.pp("value"))?,
+            attn_out: linear(h, h, attn.pp("output").pp("dense"))?,
+            attn_norm: layer_norm(h, eps, attn.pp("output").pp("LayerNorm"))?,
+            intermediate: linear(h, i, vb.pp("intermediate").pp("dense"))?,
+            output: linear(i, h, vb.pp("output").pp("dense"))?,
+            out_norm: layer_norm(h, eps, vb.pp("output").pp("LayerNorm"))?,
+            heads: cfg.num_attention_heads,
+            act,
+        })
+    }
+
+    /// `xs`: (batch, seq, hidden); `mask`: additive, (batch, 1, 1, seq).
+    fn forward(&self, xs: &Tensor, mask: &Tensor) -> Result<Tensor> {
+        let (b, t, h) = xs.dims3()?;
+        let head_dim = h / self.heads;
+        // (b, t, h) -> (b, heads, t, head_dim)
+        let split = |lin: &Linear| -> Result<Tensor> {
+            lin.forward(xs)?
+                .reshape((b, t, self.heads, head_dim))?
+                .transpose(1, 2)?
+                .contiguous()
+        };
+        let (q, k, v) = (split(&self.query)?, split(&self.key)?, split(&self.value)?);
+        let scores = (q.matmul(&k.t()?)? / (head_dim as f64).sqrt())?.broadcast_add(mask)?;
+        let probs = candle_nn::ops::softmax_last_dim(&scores)?;
+        let context = probs.matmul(&v)?.transpose(1, 2)?.reshape((b, t, h))?;
+        let xs = self
+            .attn_norm
+            .forward(&(self.attn_out.forward(&context)? + xs)?)?;
+        let inner = self.act.apply(&self.intermediate.forward(&xs)?)?;
+        self.out_norm.forward(&(self.output.forward(&inner)? + xs)?)
+    }
+}
+
+/// BERT encoder stack: token ids in, last hidden states out.
+pub struct BertModel {
+    embeddings: Embeddings,
+    layers: Vec<Layer>,
+}
+
+impl BertModel {
+    /// Loads from `vb`, which may point at a checkpoint with or without the `bert.` key prefix.
+    pub fn load(vb: VarBuilder, cfg: &BertConfig) -> Result<BertModel> {
+        let vb = if !vb.contains_tensor("embeddings.word_embeddings.weight")
+            && vb.contains_tensor("bert.embeddings.word_embeddings.weight")
+        {
+            vb.pp("bert")
+        } else {
+            vb
+        };
+        let act = Activation::parse(&cfg.hidden_act).map_err(candle_core::Error::msg)?;
+        let layers = (0..cfg.num_hidden_layers)
+            .map(|idx| Layer::load(vb.pp("encoder").pp("layer").pp(idx), cfg, act))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(BertModel {
+            embeddings: Embeddings::load(vb.pp("embeddings"), cfg)?,
+            layers,
+        })
+    }
+
+    /// `ids`, `attention_mask`: (batch, seq) u32, mask 1 for real tokens and 0 for padding.
+    /// Returns (batch, seq, hidden).
+    pub fn forward(&self, ids: &Tensor, attention_mask: &Tensor) -> Result<Tensor> {
+        // 0 where attended, f32::MIN where padded, so padding gets exactly zero weight.
+        let mask = attention_mask
+            .to_dtype(DType::F32)?
+            .affine(f32::MAX as f64, f32::MIN as f64)?
+            .unsqueeze(1)?
+            .unsqueeze(1)?;
+        let mut xs = self.embeddings.forward(ids)?;
+        for layer in &self.layers {
+            xs = layer.forward(&xs, &mask)?;
+        }
+        Ok(xs)
+    }
+}
+
+/// Mean of the hidden states over real tokens: (batch, seq, hidden) -> (batch, hidden).
+pub fn mean_pool(hidden: &Tensor, attention_mask: &Tensor) -> Result<Tensor> {
+    let mask = attention_mask.to_dtype(DType::F32)?.unsqueeze(D::Minus1)?;
+    let counts = mask.sum(1)?.clamp(1e-9, f64::MAX)?;
+    hidden.broadcast_mul(&mask)?.sum(1)?.broadcast_div(&counts)
+}

@@ -1,0 +1,150 @@
+//! The reference test needs the real model: it fails (never skips) when it is not provisioned.
+
+use std::path::{Path, PathBuf};
+
+use genprompt_embed::{EmbedError, Encoder, cosine, dot};
+use serde::Deserialize;
+
+use crate::{EncoderOptions, MiniLmEncoder};
+
+/// One line of the fixture: sentence-transformers' own (PyTorch CPU) vector for `text`.
+#[derive(Deserialize)]
+struct Reference {
+    text: String,
+    embedding: Vec<f32>,
+}
+
+fn model_dir() -> PathBuf {
+    let home = genprompt_models::Home::from_env()
+        .unwrap_or_else(|e| panic!("{e}; run `genprompt models fetch` to get the encoder"));
+    home.require(&genprompt_models::DEFAULT_ENCODER)
+        .unwrap_or_else(|e| panic!("the reference test needs the real encoder: {e}"))
+}
+
+fn references() -> Vec<Reference> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/fixtures/minilm_reference.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "reference fixture {} is missing or unreadable: {e}",
+            path.display()
+        )
+    });
+    let refs: Vec<Reference> = text
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(idx, line)| {
+            serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("{}:{}: {e}", path.display(), idx + 1))
+        })
+        .collect();
+    assert!(
+        !refs.is_empty(),
+        "reference fixture {} has no lines",
+        path.display()
+    );
+    refs
+}
+
+#[test]
+fn matches_sentence_transformers_reference() {
+    let dir = model_dir();
+    let refs = references();
+    let encoder = MiniLmEncoder::load(&dir, EncoderOptions::default())
+        .unwrap_or_else(|e| panic!("loading {}: {e}", dir.display()));
+    let expected_sha = genprompt_models::DEFAULT_ENCODER
+        .files
+        .iter()
+        .find(|f| f.file_name == "model.safetensors")
+        .map(|f| f.sha256)
+        .unwrap();
+    assert_eq!(encoder.identity().name, "all-minilm-l6-v2");
+    assert_eq!(encoder.identity().weights_sha256, expected_sha);
+    assert_eq!(encoder.dim(), 384);
+    assert_eq!(encoder.encode(&[]).unwrap().len(), 0);
+
+    let texts: Vec<&str> = refs.iter().map(|r| r.text.as_str()).collect();
+    let batch = encoder.encode(&texts).unwrap();
+    assert_eq!(batch.len(), texts.len());
+    let mut cosines = Vec::new();
+    for (idx, reference) in refs.iter().enumerate() {
+        let row = batch.row(idx);
+        assert!(
+            (dot(row, row) - 1.0).abs() < 1e-4,
+            "row {idx} is not unit length"
+        );
+        let cos = cosine(row, &reference.embedding);
+        assert!(
+            cos >= 0.999,
+            "text {idx} {:?}: cosine {cos} vs reference",
+            reference.text
+        );
+        cosines.push(cos);
+    }
+    let min = cosines.iter().copied().fold(f32::INFINITY, f32::min);
+    let mean = cosines.iter().sum::<f32>() / cosines.len() as f32;
+    println!(
+        "{} texts: min cosine vs reference {min:.7}, mean {mean:.7}",
+        cosines.len()
+    );
+
+    // Padding inside a batch must not change a text's vector.
+    for (idx, text) in texts.iter().enumerate() {
+        let alone = encoder.encode(&[text]).unwrap();
+        let cos = dot(alone.row(0), batch.row(idx));
+        assert!(
+            cos > 0.9999,
+            "text {idx} {text:?}: alone vs in batch cosine {cos}"
+        );
+    }
+
+    // Several batches: sorting by length and restoring the input order.
+    let small = MiniLmEncoder::load(
+        &dir,
+        EncoderOptions {
+            batch_size: 7,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let split = small.encode(&texts).unwrap();
+    for idx in 0..texts.len() {
+        let cos = dot(split.row(idx), batch.row(idx));
+        assert!(cos > 0.9999, "text {idx}: batch size 7 vs 32 cosine {cos}");
+    }
+}
+
+fn load_error(dir: &Path) -> (String, String) {
+    match MiniLmEncoder::load(dir, EncoderOptions::default()) {
+        Err(EmbedError::Load { path, message }) => (path, message),
+        Err(other) => panic!("expected a load error, got {other}"),
+        Ok(_) => panic!("loading {} should fail", dir.display()),
+    }
+}
+
+#[test]
+fn load_errors_name_the_missing_or_broken_path() {
+    let root = std::env::temp_dir().join(format!("genprompt-embed-candle-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+
+    let missing = root.join("no-such-model");
+    let (path, message) = load_error(&missing);
+    assert_eq!(path, missing.display().to_string());
+    assert!(message.contains("does not exist"), "{message}");
+
+    let partial = root.join("partial");
+    std::fs::create_dir_all(&partial).unwrap();
+    std::fs::write(partial.join("config.json"), "{}").unwrap();
+    let (path, message) = load_error(&partial);
+    assert_eq!(path, partial.join("tokenizer.json").display().to_string());
+    assert!(message.contains("missing"), "{message}");
+
+    std::fs::write(partial.join("tokenizer.json"), "{}").unwrap();
+    std::fs::write(partial.join("model.safetensors"), "").unwrap();
+    let (path, message) = load_error(&partial);
+    assert_eq!(path, partial.join("config.json").display().to_string());
+    assert!(message.contains("BERT config"), "{message}");
+
+    std::fs::remove_dir_all(&root).unwrap();
+}

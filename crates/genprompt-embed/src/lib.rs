@@ -1,0 +1,151 @@
+//! The `Encoder` seam: text in, L2-normalised sentence embeddings out.
+//!
+//! Parent selection and evaluation only ever see this trait and the `Embeddings` matrix, so a new
+//! encoder backend (candle, an HTTP `/v1/embeddings` endpoint, a test double) is one new crate.
+
+use std::fmt;
+
+/// A row-major matrix of sentence embeddings, one row per text.
+///
+/// Invariant: every row has length `dim`; rows produced by an `Encoder` are L2-normalised (an
+/// all-zero row stays zero), so the dot product of two rows is their cosine similarity.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Embeddings {
+    dim: usize,
+    data: Vec<f32>,
+}
+
+impl Embeddings {
+    pub fn new(dim: usize) -> Embeddings {
+        assert!(dim > 0, "embedding dimension must be positive");
+        Embeddings { dim, data: Vec::new() }
+    }
+
+    /// Builds a matrix from raw rows; panics if the data is not a whole number of rows.
+    pub fn from_flat(dim: usize, data: Vec<f32>) -> Embeddings {
+        assert!(dim > 0 && data.len() % dim == 0, "data is not a whole number of rows of {dim}");
+        Embeddings { dim, data }
+    }
+
+    /// Builds a matrix from rows, L2-normalising each one.
+    pub fn from_rows_normalised<R: AsRef<[f32]>>(dim: usize, rows: &[R]) -> Embeddings {
+        let mut embeddings = Embeddings::new(dim);
+        for row in rows {
+            embeddings.push_normalised(row.as_ref());
+        }
+        embeddings
+    }
+
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    pub fn len(&self) -> usize {
+        self.data.len() / self.dim
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
+    pub fn row(&self, idx: usize) -> &[f32] {
+        &self.data[idx * self.dim..(idx + 1) * self.dim]
+    }
+
+    pub fn rows(&self) -> impl ExactSizeIterator<Item = &[f32]> {
+        self.data.chunks_exact(self.dim)
+    }
+
+    pub fn as_flat(&self) -> &[f32] {
+        &self.data
+    }
+
+    /// Appends a row as is; the caller guarantees it is already normalised.
+    pub fn push(&mut self, row: &[f32]) {
+        assert_eq!(row.len(), self.dim, "row length differs from the matrix dimension");
+        self.data.extend_from_slice(row);
+    }
+
+    /// Appends a row after L2-normalising it.
+    pub fn push_normalised(&mut self, row: &[f32]) {
+        assert_eq!(row.len(), self.dim, "row length differs from the matrix dimension");
+        let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt();
+        let scale = if norm > 1e-12 { 1.0 / norm } else { 0.0 };
+        self.data.extend(row.iter().map(|v| v * scale));
+    }
+
+    /// Appends every row of `other`.
+    pub fn extend(&mut self, other: &Embeddings) {
+        assert_eq!(other.dim, self.dim, "cannot join embeddings of different dimensions");
+        self.data.extend_from_slice(&other.data);
+    }
+
+    /// Cosine similarity of rows `a` and `b` (rows are normalised).
+    pub fn cosine(&self, a: usize, b: usize) -> f32 {
+        dot(self.row(a), self.row(b))
+    }
+}
+
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// Cosine similarity of two arbitrary (not necessarily normalised) vectors.
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let norm = (dot(a, a) * dot(b, b)).sqrt();
+    if norm > 0.0 { dot(a, b) / norm } else { 0.0 }
+}
+
+/// Turns texts into sentence embeddings.
+pub trait Encoder: Send + Sync {
+    /// What produced the vectors (model name and weights hash); goes into manifests and caches.
+    fn identity(&self) -> &EncoderIdentity;
+
+    fn dim(&self) -> usize;
+
+    /// Embeds `texts` in order; the result has exactly `texts.len()` normalised rows.
+    fn encode(&self, texts: &[&str]) -> Result<Embeddings, EmbedError>;
+}
+
+/// Names the weights behind an encoder so that results can be traced and cached.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EncoderIdentity {
+    pub name: String,
+    /// sha256 of the weights file, hex.
+    pub weights_sha256: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EmbedError {
+    #[error("cannot load encoder from {path}: {message}")]
+    Load { path: String, message: String },
+    #[error("encoding failed: {0}")]
+    Encode(String),
+}
+
+impl fmt::Display for EncoderIdentity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let short = self.weights_sha256.get(..12).unwrap_or(&self.weights_sha256);
+        write!(f, "{} (sha256 {short})", self.name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn push_normalised_gives_unit_rows_and_keeps_zero_rows_zero() {
+        let embeddings = Embeddings::from_rows_normalised(2, &[[3.0, 4.0], [0.0, 0.0]]);
+        assert_eq!(embeddings.row(0), &[0.6, 0.8]);
+        assert_eq!(embeddings.row(1), &[0.0, 0.0]);
+        assert!((embeddings.cosine(0, 0) - 1.0).abs() < 1e-6);
+        assert_eq!(embeddings.len(), 2);
+    }
+
+    #[test]
+    fn cosine_of_orthogonal_and_opposite_vectors() {
+        assert_eq!(cosine(&[1.0, 0.0], &[0.0, 2.0]), 0.0);
+        assert!((cosine(&[1.0, 1.0], &[-2.0, -2.0]) + 1.0).abs() < 1e-6);
+    }
+}

@@ -1,0 +1,17 @@
+/// Why a probe could not be trained. Training inputs come from datasets and caches, so bad input is
+/// reported as an error rather than a panic.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum EvalError {
+    #[error("cannot train a probe on an empty training set")]
+    EmptyTrainingSet,
+    #[error("cannot train a probe with no labels")]
+    NoLabels,
+    #[error("{n_rows} embedding rows but {n_row_labels} row labels")]
+    LengthMismatch { n_rows: usize, n_row_labels: usize },
+    #[error("row {row_idx} has label index {label_idx}, but there are only {n_labels} labels")]
+    LabelOutOfRange { row_idx: usize, label_idx: usize, n_labels: usize },
+    #[error("embedding row {row_idx} contains a non-finite value")]
+    NonFinite { row_idx: usize },
+    #[error("invalid probe config: {0}")]
+    InvalidConfig(&'static str),
+}

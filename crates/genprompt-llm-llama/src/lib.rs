@@ -1,0 +1,138 @@
+//! The embedded LLM: any GGUF chat model run in-process on CPU by llama.cpp.
+//!
+//! llama.cpp's backend is a process singleton and its context is not `Send`, so one worker thread
+//! owns the model and the context and the `ChatModel` handle talks to it through a channel.
+//! Requests of a call are packed into parallel sequences of one unified KV cache, so a batch of
+//! distinct prompts is prefilled and decoded together (see `engine.rs`).
+
+mod engine;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock, mpsc};
+use std::thread;
+
+use genprompt_llm::{ChatModel, ChatReply, ChatRequest, LlmError, ModelIdentity};
+use llama_cpp_2::llama_backend::LlamaBackend;
+
+/// Engine settings; `threads` sets both llama.cpp thread counts (prefill and decode), because
+/// oversubscribing cores collapses its throughput.
+#[derive(Clone, Debug)]
+pub struct LlamaOptions {
+    pub threads: usize,
+    /// Context size shared by all parallel sequences of a call.
+    pub n_ctx: u32,
+    /// Most sequences decoded together.
+    pub n_parallel: usize,
+}
+
+impl LlamaOptions {
+    /// One thread fewer than the machine has (at least one): llama.cpp collapses when another
+    /// busy process competes for every core, and a 135M model gains little from a second thread
+    /// at decode time.
+    pub fn for_this_machine() -> LlamaOptions {
+        let cores = thread::available_parallelism().map_or(1, |n| n.get());
+        LlamaOptions { threads: cores.saturating_sub(1).max(1), n_ctx: 8192, n_parallel: 8 }
+    }
+}
+
+/// A GGUF chat model behind the `ChatModel` trait.
+pub struct LlamaChatModel {
+    identity: ModelIdentity,
+    jobs: Mutex<Option<mpsc::Sender<Job>>>,
+    worker: Option<thread::JoinHandle<()>>,
+}
+
+struct Job {
+    requests: Vec<ChatRequest>,
+    done: mpsc::Sender<Vec<Result<ChatReply, LlmError>>>,
+}
+
+static BACKEND: OnceLock<LlamaBackend> = OnceLock::new();
+
+fn backend() -> Result<&'static LlamaBackend, LlmError> {
+    if let Some(backend) = BACKEND.get() {
+        return Ok(backend);
+    }
+    let mut backend = LlamaBackend::init().map_err(|err| LlmError::Engine(err.to_string()))?;
+    backend.void_logs();
+    Ok(BACKEND.get_or_init(|| backend))
+}
+
+impl LlamaChatModel {
+    /// Loads `path` on a new worker thread and returns once the model is ready.
+    pub fn load(path: &Path, options: LlamaOptions) -> Result<LlamaChatModel, LlmError> {
+        let load_err = |message: String| LlmError::Load { path: path.display().to_string(), message };
+        if !path.is_file() {
+            return Err(load_err("no such file".to_string()));
+        }
+        let sha256 = sha256_file(path).map_err(|err| load_err(err.to_string()))?;
+        let identity = ModelIdentity {
+            backend: "llama.cpp".to_string(),
+            name: path.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+            sha256,
+        };
+        let backend = backend()?;
+        let (jobs_tx, jobs_rx) = mpsc::channel::<Job>();
+        let (ready_tx, ready_rx) = mpsc::channel::<Result<(), LlmError>>();
+        let model_path: PathBuf = path.to_path_buf();
+        let worker = thread::Builder::new()
+            .name("llama.cpp".to_string())
+            .spawn(move || engine::run_worker(backend, &model_path, &options, ready_tx, jobs_rx))
+            .map_err(|err| load_err(err.to_string()))?;
+        match ready_rx.recv() {
+            Ok(Ok(())) => Ok(LlamaChatModel { identity, jobs: Mutex::new(Some(jobs_tx)), worker: Some(worker) }),
+            Ok(Err(err)) => {
+                let _ = worker.join();
+                Err(err)
+            }
+            Err(_) => Err(load_err("the engine thread stopped while loading".to_string())),
+        }
+    }
+}
+
+impl ChatModel for LlamaChatModel {
+    fn identity(&self) -> &ModelIdentity {
+        &self.identity
+    }
+
+    fn chat(&self, requests: &[ChatRequest]) -> Vec<Result<ChatReply, LlmError>> {
+        let gone = || vec![Err(LlmError::Engine("the engine thread has stopped".to_string())); requests.len()];
+        let (done_tx, done_rx) = mpsc::channel();
+        {
+            let jobs = self.jobs.lock().expect("jobs lock is never poisoned: no code panics while holding it");
+            let Some(jobs) = jobs.as_ref() else { return gone() };
+            if jobs.send(Job { requests: requests.to_vec(), done: done_tx }).is_err() {
+                return gone();
+            }
+        }
+        done_rx.recv().unwrap_or_else(|_| gone())
+    }
+}
+
+impl Drop for LlamaChatModel {
+    fn drop(&mut self) {
+        // Closing the channel ends the worker loop; join so the model is freed before we return.
+        if let Ok(mut jobs) = self.jobs.lock() {
+            jobs.take();
+        }
+        if let Some(worker) = self.worker.take() {
+            let _ = worker.join();
+        }
+    }
+}
+
+fn sha256_file(path: &Path) -> std::io::Result<String> {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}

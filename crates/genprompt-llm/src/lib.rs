@@ -1,0 +1,115 @@
+//! The `ChatModel` seam: chat requests in, replies out, whatever engine sits behind it.
+//!
+//! Methods (Genetic Prompt, baselines) only see these types; the embedded llama.cpp engine and,
+//! later, OpenAI-compatible endpoints implement the trait. The trait is batch-shaped so that each
+//! backend owns its own concurrency: llama.cpp packs a batch into parallel sequences, an HTTP
+//! backend keeps requests in flight.
+
+use std::fmt;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    System,
+    User,
+    Assistant,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::System => "system",
+            Role::User => "user",
+            Role::Assistant => "assistant",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChatMessage {
+    pub role: Role,
+    pub content: String,
+}
+
+impl ChatMessage {
+    pub fn system(content: impl Into<String>) -> ChatMessage {
+        ChatMessage { role: Role::System, content: content.into() }
+    }
+
+    pub fn user(content: impl Into<String>) -> ChatMessage {
+        ChatMessage { role: Role::User, content: content.into() }
+    }
+}
+
+/// Sampling parameters of one request; `seed` makes a request reproducible on engines that
+/// support it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sampling {
+    pub temperature: f32,
+    pub top_p: f32,
+    pub max_tokens: u32,
+    pub stop: Vec<String>,
+    pub seed: u64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChatRequest {
+    pub messages: Vec<ChatMessage>,
+    pub sampling: Sampling,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FinishReason {
+    /// End of turn or a stop string.
+    Stop,
+    /// Cut at `max_tokens`.
+    Length,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub prompt_tokens: u32,
+    pub completion_tokens: u32,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChatReply {
+    pub text: String,
+    pub finish: FinishReason,
+    pub usage: Usage,
+}
+
+/// Names the model behind a backend; goes into manifests (and, later, cache keys).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModelIdentity {
+    /// e.g. "llama.cpp".
+    pub backend: String,
+    /// e.g. the GGUF file name or the endpoint's model name.
+    pub name: String,
+    /// sha256 of the weights file where there is one, else empty.
+    pub sha256: String,
+}
+
+impl fmt::Display for ModelIdentity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} via {}", self.name, self.backend)
+    }
+}
+
+/// Answers chat requests.
+pub trait ChatModel: Send + Sync {
+    fn identity(&self) -> &ModelIdentity;
+
+    /// Answers every request; the result has one entry per request, in order. A failed request
+    /// does not fail the others.
+    fn chat(&self, requests: &[ChatRequest]) -> Vec<Result<ChatReply, LlmError>>;
+}
+
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum LlmError {
+    #[error("cannot load model {path}: {message}")]
+    Load { path: String, message: String },
+    #[error("prompt of {n_tokens} tokens plus {max_tokens} new tokens does not fit the context of {n_ctx}; raise --n-ctx or shorten the prompt")]
+    ContextOverflow { n_tokens: usize, max_tokens: u32, n_ctx: u32 },
+    #[error("the model engine failed: {0}")]
+    Engine(String),
+}
