@@ -9,7 +9,7 @@ mod rng;
 mod row;
 mod task;
 
-pub use manifest::{LabelCounts, Manifest, ModelInfo, RejectionCounts, Timings, TokenUsage, MANIFEST_FORMAT_VERSION};
+pub use manifest::{LabelCounts, MANIFEST_FORMAT_VERSION, Manifest, ModelInfo, RejectionCounts, Timings, TokenUsage};
 pub use rng::{RngStream, rng_for, stream_seed};
 pub use row::{Crossover, GeneRole, Lineage, Row, SeedRow};
 pub use task::{Gene, Label, LabelId, SeedSelection, Task, TaskKind};

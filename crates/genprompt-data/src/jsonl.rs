@@ -42,7 +42,8 @@ impl Iterator for RowReader {
 fn parse_row(path: &Path, line_no: usize, line: &str) -> Result<Row, DataError> {
     let location = |column| Location { path: path.to_path_buf(), line: line_no, column };
     let row: Row = serde_json::from_str(line).map_err(|err| {
-        let hint = if err.is_data() { "; each line must be an object with string fields \"text\" and \"label\"" } else { "" };
+        let hint =
+            if err.is_data() { "; each line must be an object with string fields \"text\" and \"label\"" } else { "" };
         DataError::invalid(location(Some(err.column())), format!("malformed row: {err}{hint}"))
     })?;
     if row.text.trim().is_empty() {

@@ -9,7 +9,8 @@ fn write(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
 
 #[test]
 fn rows_keep_extra_fields_in_order_through_a_round_trip() {
-    let (dir, path) = write("{\"text\":\"a\",\"label\":\"x\",\"id\":7,\"meta\":{\"k\":[1,2]}}\n\n{\"label\":\"y\",\"text\":\"b\"}\n");
+    let (dir, path) =
+        write("{\"text\":\"a\",\"label\":\"x\",\"id\":7,\"meta\":{\"k\":[1,2]}}\n\n{\"label\":\"y\",\"text\":\"b\"}\n");
     let rows = read_rows(&path).unwrap();
     assert_eq!(rows.len(), 2);
     assert_eq!(rows[0].extra["id"], 7);
@@ -20,7 +21,10 @@ fn rows_keep_extra_fields_in_order_through_a_round_trip() {
     }
     writer.finish().unwrap();
     let written = std::fs::read_to_string(&out).unwrap();
-    assert_eq!(written, "{\"text\":\"a\",\"label\":\"x\",\"id\":7,\"meta\":{\"k\":[1,2]}}\n{\"text\":\"b\",\"label\":\"y\"}\n");
+    assert_eq!(
+        written,
+        "{\"text\":\"a\",\"label\":\"x\",\"id\":7,\"meta\":{\"k\":[1,2]}}\n{\"text\":\"b\",\"label\":\"y\"}\n"
+    );
 }
 
 #[test]

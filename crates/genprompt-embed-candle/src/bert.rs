@@ -45,20 +45,14 @@ impl BertConfig {
         if self.hidden_size == 0 || self.num_attention_heads == 0 {
             return Err("hidden_size and num_attention_heads must be positive".into());
         }
-        if self.hidden_size % self.num_attention_heads != 0 {
+        if !self.hidden_size.is_multiple_of(self.num_attention_heads) {
             return Err(format!(
                 "hidden_size {} is not a multiple of num_attention_heads {}",
                 self.hidden_size, self.num_attention_heads
             ));
         }
-        if let Some(kind) = self
-            .position_embedding_type
-            .as_deref()
-            .filter(|k| *k != "absolute")
-        {
-            return Err(format!(
-                "position_embedding_type {kind:?} is not supported (only \"absolute\")"
-            ));
+        if let Some(kind) = self.position_embedding_type.as_deref().filter(|k| *k != "absolute") {
+            return Err(format!("position_embedding_type {kind:?} is not supported (only \"absolute\")"));
         }
         Activation::parse(&self.hidden_act).map(|_| ())
     }
@@ -163,18 +157,13 @@ impl Layer {
         let head_dim = h / self.heads;
         // (b, t, h) -> (b, heads, t, head_dim)
         let split = |lin: &Linear| -> Result<Tensor> {
-            lin.forward(xs)?
-                .reshape((b, t, self.heads, head_dim))?
-                .transpose(1, 2)?
-                .contiguous()
+            lin.forward(xs)?.reshape((b, t, self.heads, head_dim))?.transpose(1, 2)?.contiguous()
         };
         let (q, k, v) = (split(&self.query)?, split(&self.key)?, split(&self.value)?);
         let scores = (q.matmul(&k.t()?)? / (head_dim as f64).sqrt())?.broadcast_add(mask)?;
         let probs = candle_nn::ops::softmax_last_dim(&scores)?;
         let context = probs.matmul(&v)?.transpose(1, 2)?.reshape((b, t, h))?;
-        let xs = self
-            .attn_norm
-            .forward(&(self.attn_out.forward(&context)? + xs)?)?;
+        let xs = self.attn_norm.forward(&(self.attn_out.forward(&context)? + xs)?)?;
         let inner = self.act.apply(&self.intermediate.forward(&xs)?)?;
         self.out_norm.forward(&(self.output.forward(&inner)? + xs)?)
     }
@@ -200,10 +189,7 @@ impl BertModel {
         let layers = (0..cfg.num_hidden_layers)
             .map(|idx| Layer::load(vb.pp("encoder").pp("layer").pp(idx), cfg, act))
             .collect::<Result<Vec<_>>>()?;
-        Ok(BertModel {
-            embeddings: Embeddings::load(vb.pp("embeddings"), cfg)?,
-            layers,
-        })
+        Ok(BertModel { embeddings: Embeddings::load(vb.pp("embeddings"), cfg)?, layers })
     }
 
     /// `ids`, `attention_mask`: (batch, seq) u32, mask 1 for real tokens and 0 for padding.

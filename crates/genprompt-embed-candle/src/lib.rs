@@ -32,6 +32,7 @@ mod tests;
 
 use std::fmt::Display;
 use std::io::Read;
+use std::ops::Range;
 use std::path::Path;
 use std::time::Instant;
 
@@ -39,9 +40,7 @@ use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use genprompt_embed::{EmbedError, Embeddings, Encoder, EncoderIdentity};
 use sha2::{Digest, Sha256};
-use tokenizers::{
-    Encoding, PaddingParams, PaddingStrategy, Tokenizer, TruncationParams, pad_encodings,
-};
+use tokenizers::{Encoding, PaddingParams, PaddingStrategy, Tokenizer, TruncationParams, pad_encodings};
 
 use crate::bert::{BertConfig, BertModel};
 
@@ -61,10 +60,7 @@ pub struct EncoderOptions {
 
 impl Default for EncoderOptions {
     fn default() -> EncoderOptions {
-        EncoderOptions {
-            batch_size: 32,
-            max_length: 256,
-        }
+        EncoderOptions { batch_size: 32, max_length: 256 }
     }
 }
 
@@ -87,15 +83,8 @@ impl MiniLmEncoder {
     pub fn load(dir: &Path, options: EncoderOptions) -> Result<MiniLmEncoder, EmbedError> {
         let started = Instant::now();
         if !dir.is_dir() {
-            let what = if dir.exists() {
-                "not a folder"
-            } else {
-                "folder does not exist"
-            };
-            return Err(load_err(
-                dir,
-                format!("{what} (run `genprompt models fetch`?)"),
-            ));
+            let what = if dir.exists() { "not a folder" } else { "folder does not exist" };
+            return Err(load_err(dir, format!("{what} (run `genprompt models fetch`?)")));
         }
         let [config_path, tokenizer_path, weights_path] =
             [CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE].map(|name| dir.join(name));
@@ -108,8 +97,7 @@ impl MiniLmEncoder {
             return Err(load_err(dir, "batch_size must be at least 1"));
         }
 
-        let config_text =
-            std::fs::read_to_string(&config_path).map_err(|e| load_err(&config_path, e))?;
+        let config_text = std::fs::read_to_string(&config_path).map_err(|e| load_err(&config_path, e))?;
         let config: BertConfig = serde_json::from_str(&config_text)
             .map_err(|e| load_err(&config_path, format!("not a BERT config: {e}")))?;
         config.validate().map_err(|e| load_err(&config_path, e))?;
@@ -123,26 +111,18 @@ impl MiniLmEncoder {
             );
         }
         if max_length < 2 {
-            return Err(load_err(
-                dir,
-                "max_length must leave room for [CLS] and [SEP]",
-            ));
+            return Err(load_err(dir, "max_length must leave room for [CLS] and [SEP]"));
         }
         let (tokenizer, padding) = load_tokenizer(&tokenizer_path, max_length)?;
 
         let weights_sha256 = sha256_file(&weights_path)?;
         // SAFETY: the weights file is mmapped read-only; it must not be modified while we run.
-        let vb = unsafe {
-            VarBuilder::from_mmaped_safetensors(&[&weights_path], DType::F32, &Device::Cpu)
-        }
-        .map_err(|e| load_err(&weights_path, e))?;
+        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&weights_path], DType::F32, &Device::Cpu) }
+            .map_err(|e| load_err(&weights_path, e))?;
         let model = BertModel::load(vb, &config)
             .map_err(|e| load_err(&weights_path, format!("does not match {CONFIG_FILE}: {e}")))?;
 
-        let identity = EncoderIdentity {
-            name: folder_name(dir),
-            weights_sha256,
-        };
+        let identity = EncoderIdentity { name: folder_name(dir), weights_sha256 };
         tracing::debug!(
             encoder = %identity,
             dir = %dir.display(),
@@ -164,10 +144,7 @@ impl MiniLmEncoder {
     fn embed_batch(&self, batch: &[Encoding]) -> candle_core::Result<Vec<Vec<f32>>> {
         let shape = (batch.len(), batch[0].len());
         let flat = |field: fn(&Encoding) -> &[u32]| -> Vec<u32> {
-            batch
-                .iter()
-                .flat_map(|e| field(e).iter().copied())
-                .collect()
+            batch.iter().flat_map(|e| field(e).iter().copied()).collect()
         };
         let ids = Tensor::from_vec(flat(Encoding::get_ids), shape, &Device::Cpu)?;
         let mask = Tensor::from_vec(flat(Encoding::get_attention_mask), shape, &Device::Cpu)?;
@@ -199,18 +176,14 @@ impl Encoder for MiniLmEncoder {
         let mut items: Vec<(usize, Encoding)> = encodings.into_iter().enumerate().collect();
         items.sort_by_key(|(_, encoding)| std::cmp::Reverse(encoding.len()));
         let (order, mut sorted): (Vec<usize>, Vec<Encoding>) = items.into_iter().unzip();
+        let lengths: Vec<usize> = sorted.iter().map(Encoding::len).collect();
 
         let mut rows = vec![Vec::new(); texts.len()];
-        for (indices, batch) in order
-            .chunks(self.batch_size)
-            .zip(sorted.chunks_mut(self.batch_size))
-        {
-            pad_encodings(batch, &self.padding)
-                .map_err(|e| EmbedError::Encode(format!("padding: {e}")))?;
-            let pooled = self
-                .embed_batch(batch)
-                .map_err(|e| EmbedError::Encode(e.to_string()))?;
-            for (&idx, row) in indices.iter().zip(pooled) {
+        for range in batch_ranges(&lengths, self.batch_size) {
+            let batch = &mut sorted[range.clone()];
+            pad_encodings(batch, &self.padding).map_err(|e| EmbedError::Encode(format!("padding: {e}")))?;
+            let pooled = self.embed_batch(batch).map_err(|e| EmbedError::Encode(e.to_string()))?;
+            for (&idx, row) in order[range].iter().zip(pooled) {
                 rows[idx] = row;
             }
         }
@@ -221,20 +194,32 @@ impl Encoder for MiniLmEncoder {
     }
 }
 
+/// Splits token counts sorted longest first into batches of at most `max_batch` texts.
+///
+/// A batch also ends before a text that would be mostly padding (less than half the batch's
+/// longest, give or take 16 tokens so short texts still share batches): a single 256-token text
+/// would otherwise make a whole batch of 15-token sentences cost 17x as much.
+fn batch_ranges(lengths: &[usize], max_batch: usize) -> Vec<Range<usize>> {
+    let mut ranges = Vec::new();
+    let mut start = 0;
+    for (idx, &len) in lengths.iter().enumerate() {
+        if idx > start && (idx - start == max_batch || lengths[start] > 2 * len + 16) {
+            ranges.push(start..idx);
+            start = idx;
+        }
+    }
+    if start < lengths.len() {
+        ranges.push(start..lengths.len());
+    }
+    ranges
+}
+
 /// The tokenizer with truncation at `max_length` and padding turned off, plus the shipped padding
 /// settings (pad id and token) switched to `BatchLongest` for `encode` to apply per batch.
-fn load_tokenizer(
-    path: &Path,
-    max_length: usize,
-) -> Result<(Tokenizer, PaddingParams), EmbedError> {
+fn load_tokenizer(path: &Path, max_length: usize) -> Result<(Tokenizer, PaddingParams), EmbedError> {
     let mut tokenizer = Tokenizer::from_file(path).map_err(|e| load_err(path, e))?;
-    let truncation = TruncationParams {
-        max_length,
-        ..tokenizer.get_truncation().cloned().unwrap_or_default()
-    };
-    tokenizer
-        .with_truncation(Some(truncation))
-        .map_err(|e| load_err(path, format!("cannot set truncation: {e}")))?;
+    let truncation = TruncationParams { max_length, ..tokenizer.get_truncation().cloned().unwrap_or_default() };
+    tokenizer.with_truncation(Some(truncation)).map_err(|e| load_err(path, format!("cannot set truncation: {e}")))?;
     let padding = PaddingParams {
         strategy: PaddingStrategy::BatchLongest,
         ..tokenizer.get_padding().cloned().unwrap_or_default()
@@ -255,24 +240,15 @@ fn sha256_file(path: &Path) -> Result<String, EmbedError> {
         }
         hasher.update(&buf[..n]);
     }
-    Ok(hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
+    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// The folder's own name ("all-minilm-l6-v2"), resolving paths such as `.` first.
 fn folder_name(dir: &Path) -> String {
     let named = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned());
-    named(dir)
-        .or_else(|| named(&dir.canonicalize().ok()?))
-        .unwrap_or_else(|| "bert".to_owned())
+    named(dir).or_else(|| named(&dir.canonicalize().ok()?)).unwrap_or_else(|| "bert".to_owned())
 }
 
 fn load_err(path: &Path, message: impl Display) -> EmbedError {
-    EmbedError::Load {
-        path: path.display().to_string(),
-        message: message.to_string(),
-    }
+    EmbedError::Load { path: path.display().to_string(), message: message.to_string() }
 }

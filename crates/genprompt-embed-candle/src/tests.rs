@@ -22,28 +22,16 @@ fn model_dir() -> PathBuf {
 }
 
 fn references() -> Vec<Reference> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/fixtures/minilm_reference.jsonl");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "reference fixture {} is missing or unreadable: {e}",
-            path.display()
-        )
-    });
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/minilm_reference.jsonl");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reference fixture {} is missing or unreadable: {e}", path.display()));
     let refs: Vec<Reference> = text
         .lines()
         .enumerate()
         .filter(|(_, line)| !line.trim().is_empty())
-        .map(|(idx, line)| {
-            serde_json::from_str(line)
-                .unwrap_or_else(|e| panic!("{}:{}: {e}", path.display(), idx + 1))
-        })
+        .map(|(idx, line)| serde_json::from_str(line).unwrap_or_else(|e| panic!("{}:{}: {e}", path.display(), idx + 1)))
         .collect();
-    assert!(
-        !refs.is_empty(),
-        "reference fixture {} has no lines",
-        path.display()
-    );
+    assert!(!refs.is_empty(), "reference fixture {} has no lines", path.display());
     refs
 }
 
@@ -70,49 +58,39 @@ fn matches_sentence_transformers_reference() {
     let mut cosines = Vec::new();
     for (idx, reference) in refs.iter().enumerate() {
         let row = batch.row(idx);
-        assert!(
-            (dot(row, row) - 1.0).abs() < 1e-4,
-            "row {idx} is not unit length"
-        );
+        assert!((dot(row, row) - 1.0).abs() < 1e-4, "row {idx} is not unit length");
         let cos = cosine(row, &reference.embedding);
-        assert!(
-            cos >= 0.999,
-            "text {idx} {:?}: cosine {cos} vs reference",
-            reference.text
-        );
+        assert!(cos >= 0.999, "text {idx} {:?}: cosine {cos} vs reference", reference.text);
         cosines.push(cos);
     }
     let min = cosines.iter().copied().fold(f32::INFINITY, f32::min);
     let mean = cosines.iter().sum::<f32>() / cosines.len() as f32;
-    println!(
-        "{} texts: min cosine vs reference {min:.7}, mean {mean:.7}",
-        cosines.len()
-    );
+    println!("{} texts: min cosine vs reference {min:.7}, mean {mean:.7}", cosines.len());
 
     // Padding inside a batch must not change a text's vector.
     for (idx, text) in texts.iter().enumerate() {
         let alone = encoder.encode(&[text]).unwrap();
         let cos = dot(alone.row(0), batch.row(idx));
-        assert!(
-            cos > 0.9999,
-            "text {idx} {text:?}: alone vs in batch cosine {cos}"
-        );
+        assert!(cos > 0.9999, "text {idx} {text:?}: alone vs in batch cosine {cos}");
     }
 
     // Several batches: sorting by length and restoring the input order.
-    let small = MiniLmEncoder::load(
-        &dir,
-        EncoderOptions {
-            batch_size: 7,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let small = MiniLmEncoder::load(&dir, EncoderOptions { batch_size: 7, ..Default::default() }).unwrap();
     let split = small.encode(&texts).unwrap();
     for idx in 0..texts.len() {
         let cos = dot(split.row(idx), batch.row(idx));
         assert!(cos > 0.9999, "text {idx}: batch size 7 vs 32 cosine {cos}");
     }
+}
+
+#[test]
+fn batches_split_at_size_limit_and_before_mostly_padding_texts() {
+    use crate::batch_ranges;
+    assert_eq!(batch_ranges(&[], 4), Vec::<std::ops::Range<usize>>::new());
+    assert_eq!(batch_ranges(&[9, 9, 9, 9, 9], 2), vec![0..2, 2..4, 4..5]);
+    // 256 tokens next to short sentences: the short ones get their own batch.
+    assert_eq!(batch_ranges(&[256, 250, 20, 12, 3], 32), vec![0..2, 2..5]);
+    assert_eq!(batch_ranges(&[100, 42, 41], 32), vec![0..2, 2..3]);
 }
 
 fn load_error(dir: &Path) -> (String, String) {

@@ -23,7 +23,7 @@ impl Embeddings {
 
     /// Builds a matrix from raw rows; panics if the data is not a whole number of rows.
     pub fn from_flat(dim: usize, data: Vec<f32>) -> Embeddings {
-        assert!(dim > 0 && data.len() % dim == 0, "data is not a whole number of rows of {dim}");
+        assert!(dim > 0 && data.len().is_multiple_of(dim), "data is not a whole number of rows of {dim}");
         Embeddings { dim, data }
     }
 

@@ -75,7 +75,9 @@ fn report_of_no_items_is_all_zero() {
 
 fn check_aps(embeddings: &Embeddings, labels: &[usize], expected: [Option<f64>; 3], tolerance: f64) {
     let Aps { overall, intra, inter } = aps(embeddings, labels);
-    for (what, actual, expected) in [("overall", overall, expected[0]), ("intra", intra, expected[1]), ("inter", inter, expected[2])] {
+    for (what, actual, expected) in
+        [("overall", overall, expected[0]), ("intra", intra, expected[1]), ("inter", inter, expected[2])]
+    {
         match (actual, expected) {
             (Some(actual), Some(expected)) => {
                 assert!((actual - expected).abs() < tolerance, "{what} APS: {actual} != {expected}")
@@ -116,7 +118,8 @@ fn aps_matches_brute_force_pairwise_loop() {
     let (mut sums, mut counts) = ([0.0; 3], [0u64; 3]);
     for i in 0..embeddings.len() {
         for j in i + 1..embeddings.len() {
-            let dot: f64 = embeddings.row(i).iter().zip(embeddings.row(j)).map(|(&a, &b)| f64::from(a) * f64::from(b)).sum();
+            let dot: f64 =
+                embeddings.row(i).iter().zip(embeddings.row(j)).map(|(&a, &b)| f64::from(a) * f64::from(b)).sum();
             let kind = if labels[i] == labels[j] { 1 } else { 2 };
             for idx in [0, kind] {
                 sums[idx] += dot;
@@ -297,11 +300,14 @@ fn zz_experiment() {
         let p = probe.predict_proba(e);
         l.iter().enumerate().map(|(i, &k)| -(p[[i, k]].max(1e-12) as f64).ln()).sum::<f64>() / l.len() as f64
     };
-    for (name, common, n_train) in [("hard", 0.0f32, 2000usize), ("aniso", 3.0, 2000), ("aniso-small", 3.0, 200), ("aniso-20k", 3.0, 20000)] {
+    for (name, common, n_train) in
+        [("hard", 0.0f32, 2000usize), ("aniso", 3.0, 2000), ("aniso-small", 3.0, 200), ("aniso-20k", 3.0, 20000)]
+    {
         let mut rng = ChaCha8Rng::seed_from_u64(9);
         let dirs = unit_directions(&mut rng, 8);
         let shared = unit_directions(&mut rng, 1).remove(0);
-        let dirs: Vec<Vec<f32>> = dirs.iter().map(|d| d.iter().zip(&shared).map(|(a, b)| 0.4 * a + common * b).collect()).collect();
+        let dirs: Vec<Vec<f32>> =
+            dirs.iter().map(|d| d.iter().zip(&shared).map(|(a, b)| 0.4 * a + common * b).collect()).collect();
         let (train, tl) = clusters(&mut rng, &dirs, n_train, 3.0);
         let (test, sl) = clusters(&mut rng, &dirs, 8000, 3.0);
         eprintln!("{name}: aps {:?}", aps(&test, &sl));

@@ -96,10 +96,11 @@ fn is_preamble(line: &str) -> bool {
 
 fn strip_quotes(text: &str) -> &str {
     for (open, close) in [('"', '"'), ('“', '”'), ('\'', '\'')] {
-        if let Some(inner) = text.strip_prefix(open).and_then(|t| t.strip_suffix(close)) {
-            if !inner.contains(open) && !inner.contains(close) {
-                return inner.trim();
-            }
+        if let Some(inner) = text.strip_prefix(open).and_then(|t| t.strip_suffix(close))
+            && !inner.contains(open)
+            && !inner.contains(close)
+        {
+            return inner.trim();
         }
     }
     text
@@ -132,7 +133,10 @@ mod tests {
         check("I'm sorry, but I can't help with that.", Err(Rejection::Refusal));
         check("As an AI, I cannot write that.", Err(Rejection::Refusal));
         check("Sorry to bother you, but I was charged twice.", Ok("Sorry to bother you, but I was charged twice."));
-        check("Here is my complaint: the bill doubled this month and nobody answers.", Ok("Here is my complaint: the bill doubled this month and nobody answers."));
+        check(
+            "Here is my complaint: the bill doubled this month and nobody answers.",
+            Ok("Here is my complaint: the bill doubled this month and nobody answers."),
+        );
     }
 
     #[test]

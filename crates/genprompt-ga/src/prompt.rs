@@ -64,7 +64,12 @@ mod tests {
                 ("voice".into(), GeneRole::FromParent1),
             ],
         };
-        let prompt = render_prompt(&task, task.label(genprompt_core::LabelId(0)), ["I was charged\ntwice.", "Refund  my order"], &crossover);
+        let prompt = render_prompt(
+            &task,
+            task.label(genprompt_core::LabelId(0)),
+            ["I was charged\ntwice.", "Refund  my order"],
+            &crossover,
+        );
         let expected = "\
 You need to generate synthetic data for the customer support routing task.
 

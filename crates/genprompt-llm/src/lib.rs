@@ -108,7 +108,9 @@ pub trait ChatModel: Send + Sync {
 pub enum LlmError {
     #[error("cannot load model {path}: {message}")]
     Load { path: String, message: String },
-    #[error("prompt of {n_tokens} tokens plus {max_tokens} new tokens does not fit the context of {n_ctx}; raise --n-ctx or shorten the prompt")]
+    #[error(
+        "prompt of {n_tokens} tokens plus {max_tokens} new tokens does not fit the context of {n_ctx}; raise --n-ctx or shorten the prompt"
+    )]
     ContextOverflow { n_tokens: usize, max_tokens: u32, n_ctx: u32 },
     #[error("the model engine failed: {0}")]
     Engine(String),

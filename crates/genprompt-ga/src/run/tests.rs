@@ -131,7 +131,11 @@ fn keeps_exactly_n_per_label_and_counts_every_rejection() {
     assert!(total(|c| c.rejected.llm_error) > 0);
     assert!(total(|c| c.rejected.empty) > 0);
     assert!(total(|c| c.rejected.copies_parent) > 0, "a copy of a seed row is never kept");
-    assert!(outcome.offspring.iter().all(|o| o.text.starts_with("Message number ")), "preamble stripped: {:?}", outcome.offspring);
+    assert!(
+        outcome.offspring.iter().all(|o| o.text.starts_with("Message number ")),
+        "preamble stripped: {:?}",
+        outcome.offspring
+    );
     assert_eq!(outcome.tokens.completion, 10 * total(|c| c.llm_calls - c.rejected.llm_error) as u64);
 }
 
@@ -144,10 +148,13 @@ fn lineage_points_at_pool_members_and_later_batches_breed_from_offspring() {
     let billing: Vec<&Offspring> = outcome.offspring.iter().filter(|o| o.label.0 == 0).collect();
     assert_eq!(billing.len(), 9);
     for offspring in &billing {
-        let known = |id: &String| ["seed:1", "seed:3", "seed:5"].contains(&id.as_str()) || id.starts_with("gen:billing:");
+        let known =
+            |id: &String| ["seed:1", "seed:3", "seed:5"].contains(&id.as_str()) || id.starts_with("gen:billing:");
         assert!(offspring.lineage.parents.iter().all(known), "{:?}", offspring.lineage);
         assert_ne!(offspring.lineage.parents[0], offspring.lineage.parents[1]);
-        let n_genes = offspring.lineage.from_parent1.len() + offspring.lineage.from_parent2.len() + offspring.lineage.mutated.len();
+        let n_genes = offspring.lineage.from_parent1.len()
+            + offspring.lineage.from_parent2.len()
+            + offspring.lineage.mutated.len();
         assert_eq!(n_genes, 3);
     }
     assert_eq!(billing[0].lineage.batch, 0);
@@ -191,5 +198,8 @@ fn too_few_seed_rows_is_an_error() {
     let encoder = HistogramEncoder(EncoderIdentity { name: "hist".into(), weights_sha256: String::new() });
     let chat = ScriptedChat::new(vec![Ok("x")]);
     let err = run_genetic(&task, &seeds, &small_config(), &chat, &encoder, &()).unwrap_err();
-    assert_eq!(err.to_string(), "label \"delivery\" has 1 seed row(s); Genetic Prompt needs at least 2 to form parents");
+    assert_eq!(
+        err.to_string(),
+        "label \"delivery\" has 1 seed row(s); Genetic Prompt needs at least 2 to form parents"
+    );
 }

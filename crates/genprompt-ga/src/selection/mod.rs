@@ -89,18 +89,14 @@ fn most_distant_pairs(pool: &Pool, n: usize, skip_used: bool) -> Vec<Parents> {
             candidates.push((embeddings.cosine(first, second), first, second));
         }
     }
-    let order = |a: &(f32, usize, usize), b: &(f32, usize, usize)| {
-        a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2))
-    };
+    let order =
+        |a: &(f32, usize, usize), b: &(f32, usize, usize)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2));
     if candidates.len() > n {
         candidates.select_nth_unstable_by(n, order);
         candidates.truncate(n);
     }
     candidates.sort_unstable_by(order);
-    candidates
-        .into_iter()
-        .map(|(_, first, second)| Parents::new(first, second).expect("first < second"))
-        .collect()
+    candidates.into_iter().map(|(_, first, second)| Parents::new(first, second).expect("first < second")).collect()
 }
 
 #[cfg(test)]

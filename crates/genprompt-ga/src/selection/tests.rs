@@ -20,10 +20,10 @@ fn random_pool(n_members: usize, dim: usize, rng_seed: u64) -> Pool {
 fn brute_force_active(pool: &Pool, used: &mut HashSet<(usize, usize)>) -> Option<(usize, usize)> {
     let n = pool.len();
     let mut distance = vec![vec![f32::NEG_INFINITY; n]; n];
-    for i in 0..n {
-        for j in 0..n {
+    for (i, row) in distance.iter_mut().enumerate() {
+        for (j, cell) in row.iter_mut().enumerate() {
             if i != j && !used.contains(&(i.min(j), i.max(j))) {
-                distance[i][j] = 1.0 - pool.embeddings().cosine(i, j);
+                *cell = 1.0 - pool.embeddings().cosine(i, j);
             }
         }
     }

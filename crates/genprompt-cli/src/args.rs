@@ -1,0 +1,184 @@
+//! Command-line definitions; doc comments are the help text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Breed labelled synthetic text datasets with LLMs, and measure how good they are.
+#[derive(Parser, Debug)]
+#[command(name = "genprompt", version, about, long_about = None)]
+pub struct Cli {
+    /// More log output on stderr (-v info, -vv debug); GENPROMPT_LOG or RUST_LOG also work.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// No progress bars, only plain progress lines.
+    #[arg(long, global = true)]
+    pub no_progress: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Fetch or list the default models (kept in GENPROMPT_HOME, default the user's cache dir).
+    #[command(subcommand)]
+    Models(ModelsCommand),
+    /// Fetch models if needed, generate a small dataset from the shipped example task, evaluate
+    /// it on real test rows and print the result.
+    Quickstart(QuickstartArgs),
+    /// Add an `embedding` field to every row of a JSONL file.
+    Embed(EmbedArgs),
+    /// Generate a labelled synthetic dataset for a task.
+    Generate(GenerateArgs),
+    /// Train a probe on one JSONL dataset and test it on another.
+    Eval(EvalArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ModelsCommand {
+    /// Download, unpack and verify the default LLM and sentence encoder (idempotent).
+    Fetch,
+    /// Show which models are present and where.
+    List,
+}
+
+/// Which models to run; defaults are the fetched ones.
+#[derive(Args, Debug, Clone)]
+pub struct ModelArgs {
+    /// A GGUF chat model file to use instead of the default SmolLM2-135M-Instruct.
+    #[arg(long, value_name = "FILE.gguf")]
+    pub llm: Option<PathBuf>,
+    /// A BERT-family sentence encoder folder (config.json, tokenizer.json, model.safetensors)
+    /// to use instead of the default all-MiniLM-L6-v2.
+    #[arg(long, value_name = "DIR")]
+    pub encoder: Option<PathBuf>,
+    /// CPU threads for the LLM (default: one fewer than the machine has, at least one).
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+#[derive(Args, Debug)]
+pub struct QuickstartArgs {
+    /// Where to write the example task, the dataset and the metrics.
+    #[arg(long, default_value = "genprompt-quickstart")]
+    pub out: PathBuf,
+    /// Offspring per label.
+    #[arg(short = 'n', long, default_value_t = 8)]
+    pub n_per_label: usize,
+    /// Random seed of the run.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    #[command(flatten)]
+    pub models: ModelArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct EmbedArgs {
+    /// JSONL rows with a "text" field.
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Where to write the rows with their embeddings.
+    #[arg(long)]
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub models: ModelArgs,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Method {
+    /// Genetic Prompt (Han et al. 2025).
+    Genetic,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ParentsArg {
+    /// Paper: the most distant pair never used before.
+    Active,
+    /// Official code: the global most distant pair, reused.
+    Argmax,
+    /// Ablation: random parents.
+    Random,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum GenesScheduleArg {
+    /// Paper: random three-way partition per offspring.
+    Paper,
+    /// Official code: shuffle per batch, alternate parents, last gene mutated.
+    Code,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum PostprocessArg {
+    /// Strip chatter, drop refusals, empty replies and duplicates.
+    Clean,
+    /// The paper's refusal filter only.
+    Raw,
+}
+
+#[derive(Args, Debug)]
+pub struct GenerateArgs {
+    /// The task file (TOML; see docs/task-file.md).
+    #[arg(long)]
+    pub task: PathBuf,
+    #[arg(long, value_enum, default_value_t = Method::Genetic)]
+    pub method: Method,
+    /// Offspring to keep per label.
+    #[arg(short = 'n', long = "n-per-label", value_name = "N")]
+    pub n_per_label: usize,
+    /// Real labelled rows (JSONL) that seed the pools, instead of the task file's `[seeds].path`.
+    #[arg(long, value_name = "FILE")]
+    pub examples: Option<PathBuf>,
+    /// Output folder for dataset.jsonl and manifest.json.
+    #[arg(long, default_value = "genprompt-out")]
+    pub out: PathBuf,
+    /// Random seed: the same seed, task, seed rows and model give the same dataset.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Replace an existing dataset in --out.
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub generation: GenerationArgs,
+    #[command(flatten)]
+    pub models: ModelArgs,
+}
+
+/// Knobs of the method; defaults reproduce the paper.
+#[derive(Args, Debug, Clone)]
+pub struct GenerationArgs {
+    #[arg(long, value_enum, default_value_t = ParentsArg::Active)]
+    pub parents: ParentsArg,
+    #[arg(long, value_enum, default_value_t = GenesScheduleArg::Paper)]
+    pub genes_schedule: GenesScheduleArg,
+    #[arg(long, value_enum, default_value_t = PostprocessArg::Clean)]
+    pub postprocess: PostprocessArg,
+    /// Prompts per batch; the pool is updated after each batch.
+    #[arg(long, default_value_t = 20)]
+    pub batch_size: usize,
+    #[arg(long, default_value_t = 1.0)]
+    pub temperature: f32,
+    #[arg(long, default_value_t = 1.0)]
+    pub top_p: f32,
+    /// Most tokens per generated text.
+    #[arg(long, default_value_t = 256)]
+    pub max_tokens: u32,
+}
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// Rows to train on (usually synthetic).
+    #[arg(long)]
+    pub train: PathBuf,
+    /// Real rows to test on.
+    #[arg(long)]
+    pub test: PathBuf,
+    /// Folder for metrics.json.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Random seed of the probe.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[command(flatten)]
+    pub models: ModelArgs,
+}

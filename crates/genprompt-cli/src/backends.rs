@@ -1,0 +1,119 @@
+//! Builds the LLM and the encoder from the command line, and wraps them to measure time spent.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use genprompt_core::ModelInfo;
+use genprompt_embed::{EmbedError, Embeddings, Encoder, EncoderIdentity};
+use genprompt_embed_candle::{EncoderOptions, MiniLmEncoder};
+use genprompt_llm::{ChatModel, ChatReply, ChatRequest, LlmError, ModelIdentity};
+use genprompt_llm_llama::{LlamaChatModel, LlamaOptions};
+use genprompt_models::{DEFAULT_ENCODER, DEFAULT_LLM, Home};
+
+use crate::args::ModelArgs;
+
+/// The GGUF file to run: the user's, or the fetched default (with a hint when it is missing).
+pub fn llm_path(args: &ModelArgs) -> Result<PathBuf> {
+    match &args.llm {
+        Some(path) => Ok(path.clone()),
+        None => {
+            let home = Home::from_env()?;
+            let dir = home.require(&DEFAULT_LLM)?;
+            Ok(dir.join(DEFAULT_LLM.files[0].file_name))
+        }
+    }
+}
+
+pub fn encoder_dir(args: &ModelArgs) -> Result<PathBuf> {
+    match &args.encoder {
+        Some(dir) => Ok(dir.clone()),
+        None => Ok(Home::from_env()?.require(&DEFAULT_ENCODER)?),
+    }
+}
+
+pub fn load_llm(args: &ModelArgs) -> Result<LlamaChatModel> {
+    let path = llm_path(args)?;
+    let mut options = LlamaOptions::for_this_machine();
+    if let Some(threads) = args.threads {
+        options.threads = threads.max(1);
+    }
+    tracing::info!(path = %path.display(), threads = options.threads, "loading LLM");
+    Ok(LlamaChatModel::load(&path, options)?)
+}
+
+pub fn load_encoder(args: &ModelArgs) -> Result<MiniLmEncoder> {
+    let dir = encoder_dir(args)?;
+    tracing::info!(dir = %dir.display(), "loading encoder");
+    MiniLmEncoder::load(&dir, EncoderOptions::default())
+        .with_context(|| format!("cannot load the sentence encoder from {}", dir.display()))
+}
+
+pub fn llm_info(identity: &ModelIdentity) -> ModelInfo {
+    ModelInfo { backend: identity.backend.clone(), name: identity.name.clone(), sha256: identity.sha256.clone() }
+}
+
+pub fn encoder_info(identity: &EncoderIdentity) -> ModelInfo {
+    ModelInfo { backend: "candle".to_string(), name: identity.name.clone(), sha256: identity.weights_sha256.clone() }
+}
+
+/// Adds up the wall time spent inside a backend, so the library needs no clock.
+pub struct Timed<T> {
+    pub inner: T,
+    spent: Mutex<Duration>,
+}
+
+impl<T> Timed<T> {
+    pub fn new(inner: T) -> Timed<T> {
+        Timed { inner, spent: Mutex::new(Duration::ZERO) }
+    }
+
+    pub fn spent(&self) -> Duration {
+        *self.spent.lock().expect("timer lock is never poisoned")
+    }
+
+    fn time<R>(&self, work: impl FnOnce() -> R) -> R {
+        let started = Instant::now();
+        let result = work();
+        *self.spent.lock().expect("timer lock is never poisoned") += started.elapsed();
+        result
+    }
+}
+
+impl<T: ChatModel> ChatModel for Timed<T> {
+    fn identity(&self) -> &ModelIdentity {
+        self.inner.identity()
+    }
+
+    fn chat(&self, requests: &[ChatRequest]) -> Vec<Result<ChatReply, LlmError>> {
+        self.time(|| self.inner.chat(requests))
+    }
+}
+
+impl<T: Encoder> Encoder for Timed<T> {
+    fn identity(&self) -> &EncoderIdentity {
+        self.inner.identity()
+    }
+
+    fn dim(&self) -> usize {
+        self.inner.dim()
+    }
+
+    fn encode(&self, texts: &[&str]) -> Result<Embeddings, EmbedError> {
+        self.time(|| self.inner.encode(texts))
+    }
+}
+
+/// Refuses to overwrite a previous result unless asked to.
+pub fn check_out_dir(out: &Path, force: bool) -> Result<()> {
+    let dataset = out.join("dataset.jsonl");
+    if dataset.exists() && !force {
+        return Err(crate::BadInput(format!(
+            "{} already exists; pass --force to replace it or choose another --out",
+            dataset.display()
+        ))
+        .into());
+    }
+    Ok(())
+}

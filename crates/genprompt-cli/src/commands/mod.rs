@@ -1,0 +1,7 @@
+//! One module per subcommand; each turns its arguments into library calls and renders results.
+
+pub mod embed;
+pub mod eval;
+pub mod generate;
+pub mod models;
+pub mod quickstart;

@@ -1,0 +1,103 @@
+//! What the user sees while work runs: progress bars on a terminal, plain lines otherwise.
+
+use std::io::IsTerminal;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use genprompt_ga::{BatchReport, RunObserver};
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// Draws progress on stderr. Bars only when stderr is a terminal; plain lines otherwise, so logs
+/// of CI runs and scripts stay readable.
+pub struct Progress {
+    bars: bool,
+    state: Mutex<State>,
+}
+
+struct State {
+    bar: Option<ProgressBar>,
+    started: Instant,
+    tokens: u64,
+    rows: usize,
+}
+
+impl Progress {
+    pub fn new(plain: bool) -> Progress {
+        let bars = !plain && std::io::stderr().is_terminal();
+        Progress { bars, state: Mutex::new(State { bar: None, started: Instant::now(), tokens: 0, rows: 0 }) }
+    }
+
+    /// A step of a longer job, on its own line.
+    pub fn step(&self, message: &str) {
+        self.clear();
+        eprintln!("{message}");
+    }
+
+    /// Starts a counter of `total` items, e.g. rows to embed.
+    pub fn start(&self, label: &str, total: u64) {
+        let mut state = self.state.lock().expect("progress lock");
+        if let Some(bar) = state.bar.take() {
+            bar.finish_and_clear();
+        }
+        state.started = Instant::now();
+        if self.bars {
+            let bar = ProgressBar::new(total).with_style(
+                ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} {msg} ({elapsed}, eta {eta})")
+                    .expect("valid template")
+                    .progress_chars("=> "),
+            );
+            bar.set_prefix(label.to_string());
+            state.bar = Some(bar);
+        }
+    }
+
+    /// Moves the counter to `done` and shows `message` (rates, tokens).
+    pub fn update(&self, done: u64, message: &str) {
+        let state = self.state.lock().expect("progress lock");
+        match &state.bar {
+            Some(bar) => {
+                bar.set_position(done);
+                bar.set_message(message.to_string());
+            }
+            None => eprintln!("  {done} {message}"),
+        }
+    }
+
+    pub fn clear(&self) {
+        if let Some(bar) = self.state.lock().expect("progress lock").bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl RunObserver for Progress {
+    fn label_started(&self, label: &str, n_seed_rows: usize, wanted: usize) {
+        {
+            let mut state = self.state.lock().expect("progress lock");
+            state.tokens = 0;
+            state.rows = 0;
+        }
+        if !self.bars {
+            eprintln!("label {label}: {n_seed_rows} seed rows, generating {wanted}");
+        }
+        self.start(label, wanted as u64);
+    }
+
+    fn batch_finished(&self, report: &BatchReport<'_>) {
+        let message = {
+            let mut state = self.state.lock().expect("progress lock");
+            state.tokens += report.tokens.prompt + report.tokens.completion;
+            state.rows += report.n_kept;
+            let seconds = state.started.elapsed().as_secs_f64().max(1e-3);
+            format!(
+                "kept, batch {} ({}/{} kept), {:.2} rows/s, {:.0} tokens/s",
+                report.batch,
+                report.n_kept,
+                report.n_requests,
+                state.rows as f64 / seconds,
+                state.tokens as f64 / seconds
+            )
+        };
+        self.update(report.kept_so_far as u64, &message);
+    }
+}

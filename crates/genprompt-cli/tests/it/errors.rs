@@ -1,0 +1,74 @@
+//! Bad input: a clear message saying where, exit code 2, nothing written.
+
+use crate::{TestContext, tiny_task};
+
+fn check(context: &TestContext, args: &[&str], expected_stderr: &str) {
+    let run = context.run(args).failure(2);
+    let stderr = context.redact(&run.stderr());
+    assert!(stderr.contains(expected_stderr), "expected {expected_stderr:?} in:\n{stderr}");
+    assert!(!context.path("out").exists(), "nothing is written on bad input");
+}
+
+#[test]
+fn bad_task_files_are_reported_with_file_line_and_column() {
+    let context = TestContext::new();
+    let task = tiny_task(&context);
+    let text = std::fs::read_to_string(&task).unwrap();
+    let generate = ["generate", "--task", "task.toml", "-n", "2", "--out", "out"];
+
+    context.write("task.toml", &text.replace("per_label = 3", "per_label = 3\nshuffle = true"));
+    check(&context, &generate, "error: task.toml:10:1: unknown field `shuffle`");
+
+    context.write("task.toml", &text.replace("name = \"politics\"", "name = \"sports\""));
+    check(&context, &generate, "error: task.toml:16:8: duplicate label \"sports\"");
+
+    context.write("task.toml", &text.replace("seeds.jsonl", "missing.jsonl"));
+    check(&context, &generate, "error: task.toml:8:8: seed file missing.jsonl does not exist");
+
+    context.write("task.toml", &text);
+    context.write(
+        "bad-seeds.jsonl",
+        "{\"text\": \"a\", \"label\": \"sports\"}\n{\"text\": \"b\", \"label\": \"weather\"}\n",
+    );
+    let with_examples = ["generate", "--task", "task.toml", "-n", "2", "--out", "out", "--examples", "bad-seeds.jsonl"];
+    check(&context, &with_examples, "bad-seeds.jsonl:2: label \"weather\" is not declared in the task file");
+
+    context.write(
+        "one-seed.jsonl",
+        "{\"text\": \"a\", \"label\": \"sports\"}\n{\"text\": \"b\", \"label\": \"politics\"}\n",
+    );
+    let with_examples = ["generate", "--task", "task.toml", "-n", "2", "--out", "out", "--examples", "one-seed.jsonl"];
+    check(&context, &with_examples, "label \"sports\" has 1 seed row(s); Genetic Prompt needs at least 2");
+}
+
+#[test]
+fn malformed_jsonl_names_file_and_line() {
+    let context = TestContext::new();
+    context.write("train.jsonl", "{\"text\": \"a\", \"label\": \"x\"}\n{\"text\": \"b\", \"label\": \"y\"\n");
+    context.write("test.jsonl", "{\"text\": \"a\", \"label\": \"x\"}\n");
+    check(&context, &["eval", "--train", "train.jsonl", "--test", "test.jsonl", "--out", "out"], "train.jsonl:2:");
+    context.write("train.jsonl", "{\"text\": \"\", \"label\": \"x\"}\n");
+    check(
+        &context,
+        &["eval", "--train", "train.jsonl", "--test", "test.jsonl", "--out", "out"],
+        "train.jsonl:1: empty \"text\"",
+    );
+}
+
+#[test]
+fn missing_model_files_given_by_path_are_bad_input() {
+    let context = TestContext::new();
+    tiny_task(&context);
+    let args = ["generate", "--task", "task.toml", "-n", "1", "--out", "out", "--llm", "nope.gguf"];
+    check(&context, &args, "cannot load model nope.gguf: no such file");
+}
+
+#[test]
+fn usage_errors_exit_with_2_and_help_works_everywhere() {
+    let context = TestContext::new();
+    context.run(&["generate"]).failure(2);
+    for command in ["models", "quickstart", "embed", "generate", "eval"] {
+        let run = context.run(&[command, "--help"]).success();
+        assert!(run.stdout().contains("Usage: genprompt"), "{command}");
+    }
+}

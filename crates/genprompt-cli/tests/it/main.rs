@@ -1,0 +1,150 @@
+//! End-to-end tests: run the real `genprompt` binary in a fresh folder.
+//!
+//! Tests that generate or embed use the real default models, fetched once with
+//! `genprompt models fetch`; without them they fail with a message naming that command.
+
+mod errors;
+mod pipeline;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A temporary folder with helpers to write inputs and run the binary inside it.
+pub struct TestContext {
+    dir: tempfile::TempDir,
+}
+
+impl TestContext {
+    pub fn new() -> TestContext {
+        TestContext { dir: tempfile::tempdir().expect("temp dir") }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.path(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    pub fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.path(name)).unwrap_or_else(|err| panic!("cannot read {name}: {err}"))
+    }
+
+    /// Runs `genprompt args...` in the folder, with progress bars off.
+    pub fn run(&self, args: &[&str]) -> Run {
+        let output = Command::new(env!("CARGO_BIN_EXE_genprompt"))
+            .args(args)
+            .arg("--no-progress")
+            .current_dir(self.dir.path())
+            .env_remove("RUST_LOG")
+            .env_remove("GENPROMPT_LOG")
+            .output()
+            .expect("the genprompt binary runs");
+        Run { args: args.iter().map(|a| a.to_string()).collect(), output }
+    }
+
+    /// Replaces the temp folder in `text` by `DIR`, so messages can be compared exactly.
+    pub fn redact(&self, text: &str) -> String {
+        text.replace(&self.dir.path().display().to_string(), "DIR")
+    }
+}
+
+pub struct Run {
+    args: Vec<String>,
+    output: Output,
+}
+
+impl Run {
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.output.stdout).into_owned()
+    }
+
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+
+    pub fn code(&self) -> Option<i32> {
+        self.output.status.code()
+    }
+
+    /// Panics with the whole output unless the command succeeded.
+    pub fn success(self) -> Run {
+        assert!(
+            self.output.status.success(),
+            "genprompt {} failed ({:?})\n--- stdout\n{}\n--- stderr\n{}",
+            self.args.join(" "),
+            self.code(),
+            self.stdout(),
+            self.stderr()
+        );
+        self
+    }
+
+    /// Panics unless the command failed with `code`.
+    pub fn failure(self, code: i32) -> Run {
+        assert_eq!(
+            self.code(),
+            Some(code),
+            "genprompt {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.args.join(" "),
+            self.stdout(),
+            self.stderr()
+        );
+        self
+    }
+}
+
+/// A small two-label task with hand-written seed and test rows.
+pub fn tiny_task(context: &TestContext) -> PathBuf {
+    context.write(
+        "seeds.jsonl",
+        r#"{"text": "The striker scored twice in the final minutes of the derby.", "label": "sports"}
+{"text": "Parliament passed the budget after a long night of debate.", "label": "politics"}
+{"text": "The tennis champion retired after her third title this season.", "label": "sports"}
+{"text": "The minister resigned after the election results came in.", "label": "politics"}
+{"text": "Our relay team broke the national record at the indoor games.", "label": "sports"}
+{"text": "Senators agreed on a new law to fund public hospitals.", "label": "politics"}
+"#,
+    );
+    context.write(
+        "test.jsonl",
+        r#"{"text": "The goalkeeper saved a penalty in the cup semi-final.", "label": "sports"}
+{"text": "The president vetoed the tax bill on Friday.", "label": "politics"}
+{"text": "She won the marathon in record time.", "label": "sports"}
+{"text": "Voters head to the polls for the regional election.", "label": "politics"}
+"#,
+    );
+    context.write(
+        "task.toml",
+        r#"name = "tiny-news"
+kind = "classification"
+domain = "news topic classification"
+text_kind = "news sentence"
+genes = ["length", "style", "subtopic"]
+
+[seeds]
+path = "seeds.jsonl"
+per_label = 3
+
+[[labels]]
+name = "sports"
+definition = "news about sport events, athletes and teams"
+
+[[labels]]
+name = "politics"
+definition = "news about governments, elections and laws"
+"#,
+    )
+}
+
+pub fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|err| panic!("cannot read {}: {err}", path.display()))
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("every output line is JSON"))
+        .collect()
+}

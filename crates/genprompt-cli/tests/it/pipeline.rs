@@ -1,0 +1,134 @@
+//! generate -> eval -> embed on the real embedded models.
+
+use crate::{TestContext, read_jsonl, tiny_task};
+
+const N_PER_LABEL: usize = 3;
+
+fn generate(context: &TestContext, out: &str, seed: &str) -> crate::Run {
+    let n = N_PER_LABEL.to_string();
+    let args = [
+        "generate",
+        "--task",
+        "task.toml",
+        "--method",
+        "genetic",
+        "-n",
+        &n,
+        "--out",
+        out,
+        "--seed",
+        seed,
+        "--batch-size",
+        "3",
+        "--max-tokens",
+        "40",
+        "--threads",
+        "1",
+    ];
+    context.run(&args).success()
+}
+
+#[test]
+fn generate_then_eval_on_the_embedded_models() {
+    let context = TestContext::new();
+    tiny_task(&context);
+    let run = generate(&context, "out", "7");
+    assert!(run.stdout().contains("sports: kept 3/3"), "{}", run.stdout());
+
+    // The dataset: exactly N rows per label, lineage pointing at seed rows or earlier offspring.
+    let rows = read_jsonl(&context.path("out/dataset.jsonl"));
+    let seeds: Vec<String> = read_jsonl(&context.path("seeds.jsonl")).iter().map(|r| r["text"].to_string()).collect();
+    for label in ["sports", "politics"] {
+        let label_rows: Vec<_> = rows.iter().filter(|r| r["label"] == label).collect();
+        assert_eq!(label_rows.len(), N_PER_LABEL, "{label}");
+        for row in label_rows {
+            let text = row["text"].as_str().unwrap();
+            assert!(!text.trim().is_empty());
+            assert!(!seeds.contains(&row["text"].to_string()), "a seed row leaked into the output: {text}");
+            let lineage = &row["lineage"];
+            let parents: Vec<&str> =
+                lineage["parents"].as_array().unwrap().iter().map(|p| p.as_str().unwrap()).collect();
+            assert_eq!(parents.len(), 2);
+            assert_ne!(parents[0], parents[1]);
+            for parent in parents {
+                assert!(
+                    parent.starts_with("seed:") || parent.starts_with(&format!("gen:{label}:")),
+                    "parent {parent} is neither a seed row nor an offspring of {label}"
+                );
+            }
+            let n_genes: usize = ["from_parent1", "from_parent2", "mutated"]
+                .iter()
+                .map(|key| lineage[key].as_array().unwrap().len())
+                .sum();
+            assert_eq!(n_genes, 3, "every gene has exactly one role: {lineage}");
+            assert!(!lineage["mutated"].as_array().unwrap().is_empty());
+        }
+    }
+
+    // The manifest: what made the dataset, and counts that add up.
+    let manifest: serde_json::Value = serde_json::from_str(&context.read("out/manifest.json")).unwrap();
+    assert_eq!(manifest["format_version"], 1);
+    assert_eq!(manifest["method"], "genetic");
+    assert_eq!(manifest["rng_seed"], 7);
+    assert_eq!(manifest["parameters"]["parents"], "active");
+    assert_eq!(manifest["llm"]["backend"], "llama.cpp");
+    assert_eq!(manifest["llm"]["sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(manifest["encoder"]["name"], "all-minilm-l6-v2");
+    for label in ["sports", "politics"] {
+        let counts = &manifest["labels"][label];
+        assert_eq!(counts["kept"], N_PER_LABEL);
+        let rejected: u64 = counts["rejected"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
+        assert_eq!(counts["llm_calls"].as_u64().unwrap(), N_PER_LABEL as u64 + rejected, "{counts}");
+    }
+    assert!(manifest["tokens"]["completion"].as_u64().unwrap() > 0);
+
+    // Same seed, same model: the same dataset, byte for byte.
+    generate(&context, "again", "7");
+    assert_eq!(context.read("out/dataset.jsonl"), context.read("again/dataset.jsonl"));
+
+    // Evaluation on the real test rows.
+    let run = context.run(&["eval", "--train", "out/dataset.jsonl", "--test", "test.jsonl", "--out", "eval"]).success();
+    assert!(run.stdout().contains("macro-F1"), "{}", run.stdout());
+    let metrics: serde_json::Value = serde_json::from_str(&context.read("eval/metrics.json")).unwrap();
+    assert_eq!(metrics["n_train"], 2 * N_PER_LABEL);
+    assert_eq!(metrics["n_test"], 4);
+    let accuracy = metrics["test_scores"]["accuracy"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&accuracy));
+    assert_eq!(metrics["test_scores"]["micro_f1"].as_f64().unwrap(), accuracy);
+    assert_eq!(metrics["test_scores"]["confusion"].as_array().unwrap().len(), 2);
+    let aps = metrics["train_aps"]["overall"].as_f64().unwrap();
+    assert!((-1.0..=1.0).contains(&aps));
+
+    // A second generate into the same folder is refused unless --force.
+    let n = N_PER_LABEL.to_string();
+    let run = context.run(&["generate", "--task", "task.toml", "-n", &n, "--out", "out"]).failure(2);
+    assert!(run.stderr().contains("pass --force"), "{}", run.stderr());
+}
+
+#[test]
+fn real_seed_rows_train_a_probe_that_separates_the_test_rows() {
+    let context = TestContext::new();
+    tiny_task(&context);
+    context.run(&["eval", "--train", "seeds.jsonl", "--test", "test.jsonl", "--out", "."]).success();
+    let metrics: serde_json::Value = serde_json::from_str(&context.read("metrics.json")).unwrap();
+    assert_eq!(metrics["test_scores"]["accuracy"].as_f64().unwrap(), 1.0, "{metrics}");
+}
+
+#[test]
+fn embed_adds_a_unit_vector_to_every_row_and_keeps_other_fields() {
+    let context = TestContext::new();
+    context.write(
+        "rows.jsonl",
+        "{\"text\": \"hello world\", \"label\": \"a\", \"id\": 3}\n{\"text\": \"Grüße 👋\", \"label\": \"b\"}\n",
+    );
+    context.run(&["embed", "--input", "rows.jsonl", "--output", "out.jsonl"]).success();
+    let rows = read_jsonl(&context.path("out.jsonl"));
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0]["id"], 3);
+    for row in &rows {
+        let vector: Vec<f64> = row["embedding"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        assert_eq!(vector.len(), 384);
+        let norm: f64 = vector.iter().map(|v| v * v).sum::<f64>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-4, "{norm}");
+    }
+}
