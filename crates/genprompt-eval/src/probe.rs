@@ -30,7 +30,8 @@ pub struct ProbeConfig {
 
 impl ProbeConfig {
     /// 3000 steps of 512 rows: about 15 passes over 100k rows, in 1 to 1.5 s on one core for 4 to
-    /// 20 labels; enough to match a 30000-step full-batch run's training loss to 3 decimals. `l2 = 1e-4` matches scikit-learn's default `C = 1` at 10k rows.
+    /// 20 labels; enough to match a 30000-step full-batch run's training loss to 3 decimals.
+    /// `l2 = 1e-4` matches scikit-learn's default `C = 1` at 10k rows.
     pub fn standard() -> ProbeConfig {
         ProbeConfig { steps: 3000, batch_size: 512, learning_rate: 0.01, l2: 1e-4, rng_seed: 0 }
     }
