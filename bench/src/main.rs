@@ -81,7 +81,8 @@ fn bench_llm(home: &Home, threads: usize) {
     timed(&model, &[vec![request(&prompts[0], 4, 0)]]);
 
     let prefill = timed(&model, &prompts.iter().map(|p| vec![request(p, 1, 1)]).collect::<Vec<_>>());
-    let single: Vec<Vec<ChatRequest>> = prompts.iter().enumerate().map(|(i, p)| vec![request(p, 64, i as u64)]).collect();
+    let single: Vec<Vec<ChatRequest>> =
+        prompts.iter().enumerate().map(|(i, p)| vec![request(p, 64, i as u64)]).collect();
     let sequential = timed(&model, &single);
     let batched = timed(&model, &[single.concat()]);
 

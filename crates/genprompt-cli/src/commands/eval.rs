@@ -33,6 +33,7 @@ pub fn run(args: EvalArgs, progress: &Progress) -> Result<Metrics> {
     let encoder = load_encoder(&args.models)?;
     let metrics = evaluate(&args.train, &args.test, &encoder, args.seed, progress)?;
     println!("{}", scores_table(&[("probe", &metrics)]));
+    println!("{}", per_label_table(&metrics));
     if let Some(out) = &args.out {
         let path = out.join("metrics.json");
         write_json_atomic(&path, &metrics)?;
@@ -130,6 +131,23 @@ pub fn scores_table(columns: &[(&str, &Metrics)]) -> Table {
     table.add_row(row("APS train (lower = diverse)".into(), &|m| aps(m.train_aps.overall)));
     table.add_row(row("  intra-label".into(), &|m| aps(m.train_aps.intra)));
     table.add_row(row("  inter-label".into(), &|m| aps(m.train_aps.inter)));
+    table
+}
+
+/// Precision, recall, F1 and support of every label.
+pub fn per_label_table(metrics: &Metrics) -> Table {
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED);
+    table.set_header(["label", "precision", "recall", "F1", "support"]);
+    for scores in &metrics.test_scores.per_label {
+        table.add_row([
+            scores.label.clone(),
+            format!("{:.1}", 100.0 * scores.precision),
+            format!("{:.1}", 100.0 * scores.recall),
+            format!("{:.1}", 100.0 * scores.f1),
+            scores.support.to_string(),
+        ]);
+    }
     table
 }
 
