@@ -14,6 +14,12 @@ pub struct TestContext {
     dir: tempfile::TempDir,
 }
 
+impl Default for TestContext {
+    fn default() -> TestContext {
+        TestContext::new()
+    }
+}
+
 impl TestContext {
     pub fn new() -> TestContext {
         TestContext { dir: tempfile::tempdir().expect("temp dir") }
