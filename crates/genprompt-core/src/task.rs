@@ -12,6 +12,14 @@ pub struct Task {
     labels: Vec<Label>,
     pub genes: Vec<Gene>,
     pub seeds: SeedSelection,
+    /// The entity tags of a relation extraction task; `None` for classification.
+    pub relation: Option<RelationSpec>,
+    /// Li et al.'s context prompt ("Suppose you are a movie critic..."), for zero/few-shot.
+    pub context: Option<String>,
+    /// Word limit that zero/few-shot prompts state.
+    pub max_words: Option<usize>,
+    /// AttrPrompt's value lists.
+    pub attributes: Attributes,
 }
 
 impl Task {
@@ -33,7 +41,19 @@ impl Task {
                 "label names are unique; the loader checks this"
             );
         }
-        Task { name, kind, domain, text_kind, labels, genes, seeds }
+        Task {
+            name,
+            kind,
+            domain,
+            text_kind,
+            labels,
+            genes,
+            seeds,
+            relation: None,
+            context: None,
+            max_words: None,
+            attributes: Attributes::default(),
+        }
     }
 
     pub fn labels(&self) -> &[Label] {
@@ -92,4 +112,60 @@ pub struct SeedSelection {
     pub path: PathBuf,
     /// The first `per_label` rows of each label, in file order, are used.
     pub per_label: usize,
+}
+
+/// The two XML-style tags that mark the entities of a relation, e.g. `<chemical>` and `<protein>`;
+/// both may be the same tag (`<entity>` twice).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RelationSpec {
+    pub tags: [String; 2],
+}
+
+impl RelationSpec {
+    /// How many times each distinct tag must open and close in one text.
+    pub fn required_counts(&self) -> Vec<(&str, usize)> {
+        if self.tags[0] == self.tags[1] {
+            vec![(self.tags[0].as_str(), 2)]
+        } else {
+            vec![(self.tags[0].as_str(), 1), (self.tags[1].as_str(), 1)]
+        }
+    }
+}
+
+/// Value lists for AttrPrompt: class-independent ones, and per-label overrides.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Attributes {
+    /// In task-file order.
+    pub shared: Vec<(String, Vec<String>)>,
+    /// Label name -> attribute -> values, replacing the shared list for that label.
+    pub per_label: Vec<(String, Vec<(String, Vec<String>)>)>,
+}
+
+impl Attributes {
+    pub fn is_empty(&self) -> bool {
+        self.shared.is_empty() && self.per_label.is_empty()
+    }
+
+    /// Attribute names in order: shared ones first, then those only some labels define.
+    pub fn names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.shared.iter().map(|(name, _)| name.as_str()).collect();
+        for (_, attributes) in &self.per_label {
+            for (name, _) in attributes {
+                if !names.contains(&name.as_str()) {
+                    names.push(name);
+                }
+            }
+        }
+        names
+    }
+
+    /// The values of `attribute` for `label`: the label's own list if it has one, else the shared one.
+    pub fn values(&self, label: &str, attribute: &str) -> Option<&[String]> {
+        let own = self
+            .per_label
+            .iter()
+            .find(|(name, _)| name == label)
+            .and_then(|(_, attributes)| attributes.iter().find(|(name, _)| name == attribute));
+        own.or_else(|| self.shared.iter().find(|(name, _)| name == attribute)).map(|(_, values)| values.as_slice())
+    }
 }

@@ -1,10 +1,10 @@
 //! The task file (TOML): what is on disk (`TaskFile`) and its resolution into a `Task` plus the
 //! seed rows of every label. The format is documented in `docs/task-file.md`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use genprompt_core::{Gene, Label, SeedRow, SeedSelection, Task, TaskKind};
+use genprompt_core::{Attributes, Gene, Label, RelationSpec, SeedRow, SeedSelection, Task, TaskKind};
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -23,6 +23,17 @@ struct TaskFile {
     #[serde(default)]
     genes: Vec<Spanned<String>>,
     seeds: Spanned<SeedsTable>,
+    context: Option<Spanned<String>>,
+    max_words: Option<Spanned<i64>>,
+    relation: Option<Spanned<RelationTable>>,
+    attributes: Option<Spanned<BTreeMap<String, Spanned<Vec<String>>>>>,
+    attributes_per_label: Option<Spanned<BTreeMap<String, Spanned<BTreeMap<String, Spanned<Vec<String>>>>>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RelationTable {
+    tags: Spanned<Vec<Spanned<String>>>,
 }
 
 #[derive(Deserialize)]
@@ -35,7 +46,7 @@ struct LabelEntry {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SeedsTable {
-    path: Spanned<String>,
+    path: Option<Spanned<String>>,
     per_label: Option<Spanned<i64>>,
 }
 
@@ -124,18 +135,54 @@ pub fn load_task(path: &Path, seed_override: Option<&Path>) -> Result<LoadedTask
         let offset = seeds.per_label.as_ref().map_or(file.seeds.span().start, |v| v.span().start);
         problem(offset, format!("`per_label` must be at least 1, got {per_label}"));
     }
-    let seed_path = match seed_override {
-        Some(path) => path.to_path_buf(),
-        None => path.parent().unwrap_or(Path::new(".")).join(seeds.path.get_ref()),
+    let seed_path = match (seed_override, &seeds.path) {
+        (Some(path), _) => Some(path.to_path_buf()),
+        (None, Some(file_path)) => {
+            let seed_path = path.parent().unwrap_or(Path::new(".")).join(file_path.get_ref());
+            if !seed_path.is_file() {
+                problem(file_path.span().start, format!("seed file {} does not exist", seed_path.display()));
+            }
+            Some(seed_path)
+        }
+        (None, None) => {
+            problem(
+                file.seeds.span().start,
+                "no seed rows: set `path` under [seeds] or pass --examples FILE".to_string(),
+            );
+            None
+        }
     };
-    let seed_path_offset = seeds.path.span().start;
-    if seed_override.is_none() && !seed_path.is_file() {
-        problem(seed_path_offset, format!("seed file {} does not exist", seed_path.display()));
-    }
+
+    let relation = match (kind, &file.relation) {
+        (TaskKind::RelationExtraction, None) => {
+            problem(
+                file.kind.span().start,
+                "relation_extraction tasks need a [relation] table with `tags = [\"tag1\", \"tag2\"]`".to_string(),
+            );
+            None
+        }
+        (TaskKind::Classification, Some(relation)) => {
+            problem(relation.span().start, "[relation] only applies to kind = \"relation_extraction\"".to_string());
+            None
+        }
+        (_, Some(relation)) => relation_spec(relation.get_ref(), &mut problem),
+        (_, None) => None,
+    };
+    let max_words = match &file.max_words {
+        Some(value) if *value.get_ref() < 1 => {
+            problem(value.span().start, format!("`max_words` must be at least 1, got {}", value.get_ref()));
+            None
+        }
+        Some(value) => Some(*value.get_ref() as usize),
+        None => None,
+    };
+    let context = file.context.as_ref().map(|context| context.get_ref().trim().to_string()).filter(|c| !c.is_empty());
+    let attributes = attributes(&file, &labels, &mut problem);
     if !problems.is_empty() {
         return Err(many(problems));
     }
 
+    let seed_path = seed_path.expect("a missing seed path is a problem reported above");
     let seed_bytes = std::fs::read(&seed_path).map_err(|source| DataError::io(&seed_path, source))?;
     let (seed_rows, mut problems) = read_seed_rows(&seed_path, &labels, per_label as usize)?;
     for (label, offset) in labels.iter().zip(&label_offsets) {
@@ -151,7 +198,7 @@ pub fn load_task(path: &Path, seed_override: Option<&Path>) -> Result<LoadedTask
         return Err(many(problems));
     }
 
-    let task = Task::new(
+    let mut task = Task::new(
         name,
         kind,
         domain,
@@ -160,6 +207,10 @@ pub fn load_task(path: &Path, seed_override: Option<&Path>) -> Result<LoadedTask
         genes,
         SeedSelection { path: seed_path, per_label: per_label as usize },
     );
+    task.relation = relation;
+    task.context = context;
+    task.max_words = max_words;
+    task.attributes = attributes;
     Ok(LoadedTask {
         task,
         seed_rows,
@@ -167,6 +218,57 @@ pub fn load_task(path: &Path, seed_override: Option<&Path>) -> Result<LoadedTask
         task_file_sha256: sha256_hex(text.as_bytes()),
         seed_rows_sha256: sha256_hex(&seed_bytes),
     })
+}
+
+fn relation_spec(relation: &RelationTable, problem: &mut impl FnMut(usize, String)) -> Option<RelationSpec> {
+    let tags = relation.tags.get_ref();
+    if tags.len() != 2 {
+        problem(relation.tags.span().start, format!("`tags` needs exactly 2 entity tags, got {}", tags.len()));
+        return None;
+    }
+    for tag in tags {
+        let valid = !tag.get_ref().is_empty()
+            && tag.get_ref().chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !valid {
+            let message = format!("entity tag \"{}\" must be letters, digits, _ or - (written without <>)", tag.get_ref());
+            problem(tag.span().start, message);
+            return None;
+        }
+    }
+    Some(RelationSpec { tags: [tags[0].get_ref().clone(), tags[1].get_ref().clone()] })
+}
+
+type ValueLists = BTreeMap<String, Spanned<Vec<String>>>;
+
+fn value_lists(lists: &ValueLists, problem: &mut impl FnMut(usize, String)) -> Vec<(String, Vec<String>)> {
+    let mut out = Vec::new();
+    for (attribute, values) in lists {
+        let cleaned: Vec<String> =
+            values.get_ref().iter().map(|v| v.trim().to_string()).filter(|v| !v.is_empty()).collect();
+        if cleaned.is_empty() {
+            problem(values.span().start, format!("attribute \"{attribute}\" has no values"));
+            continue;
+        }
+        out.push((attribute.clone(), cleaned));
+    }
+    out
+}
+
+fn attributes(file: &TaskFile, labels: &[Label], problem: &mut impl FnMut(usize, String)) -> Attributes {
+    let mut attributes = Attributes::default();
+    if let Some(shared) = &file.attributes {
+        attributes.shared = value_lists(shared.get_ref(), problem);
+    }
+    if let Some(per_label) = &file.attributes_per_label {
+        for (label, lists) in per_label.get_ref() {
+            if !labels.iter().any(|l| &l.name == label) {
+                problem(lists.span().start, format!("[attributes_per_label.{label}]: label \"{label}\" is not declared"));
+                continue;
+            }
+            attributes.per_label.push((label.clone(), value_lists(lists.get_ref(), problem)));
+        }
+    }
+    attributes
 }
 
 /// The first `per_label` rows of each declared label; rows with undeclared labels are problems.

@@ -153,3 +153,81 @@ fn seed_override_replaces_the_task_files_path() {
     let loaded = load_task(&task_path, Some(&other)).unwrap();
     assert_eq!(loaded.task.seeds.path, other);
 }
+
+const RELATION: &str = r#"name = "chem"
+kind = "relation_extraction"
+domain = "Protein Chemical Relation extraction"
+text_kind = "sentence"
+genes = ["length", "voice"]
+context = "Suppose you are a biomedical researcher."
+max_words = 40
+
+[seeds]
+path = "seeds.jsonl"
+
+[relation]
+tags = ["chemical", "protein"]
+
+[attributes]
+voice = ["active", "passive"]
+length = ["short", "long"]
+
+[attributes_per_label.billing]
+voice = ["passive"]
+
+[[labels]]
+name = "billing"
+definition = "x"
+
+[[labels]]
+name = "delivery"
+definition = "y"
+"#;
+
+#[test]
+fn relation_task_with_context_word_limit_and_attributes() {
+    let (result, _, _dir) = check(RELATION, SEEDS);
+    let task = result.unwrap().task;
+    assert_eq!(task.kind, TaskKind::RelationExtraction);
+    assert_eq!(task.relation.unwrap().tags, ["chemical".to_string(), "protein".to_string()]);
+    assert_eq!(task.context.as_deref(), Some("Suppose you are a biomedical researcher."));
+    assert_eq!(task.max_words, Some(40));
+    assert_eq!(task.attributes.values("billing", "voice").unwrap(), ["passive"]);
+    assert_eq!(task.attributes.values("delivery", "voice").unwrap(), ["active", "passive"]);
+    assert_eq!(task.attributes.names(), ["length", "voice"]);
+}
+
+#[test]
+fn relation_table_problems_are_located() {
+    let err = check_error(&RELATION.replace("[relation]\ntags = [\"chemical\", \"protein\"]\n", ""), SEEDS);
+    assert!(err.contains("DIR/task.toml:2:8: relation_extraction tasks need a [relation] table"), "{err}");
+    let err = check_error(&RELATION.replace("[\"chemical\", \"protein\"]", "[\"chemical\"]"), SEEDS);
+    assert!(err.contains("DIR/task.toml:13:8: `tags` needs exactly 2 entity tags, got 1"), "{err}");
+    let err = check_error(&RELATION.replace("\"protein\"]", "\"<protein>\"]"), SEEDS);
+    assert!(err.contains("entity tag \"<protein>\" must be letters"), "{err}");
+    let err = check_error(&GOOD.replace("[seeds]", "[relation]\ntags = [\"a\", \"b\"]\n\n[seeds]"), SEEDS);
+    assert!(err.contains("[relation] only applies to kind = \"relation_extraction\""), "{err}");
+}
+
+#[test]
+fn attribute_problems_are_located() {
+    let err = check_error(&RELATION.replace("attributes_per_label.billing", "attributes_per_label.spam"), SEEDS);
+    assert!(err.contains("label \"spam\" is not declared"), "{err}");
+    let err = check_error(&RELATION.replace("length = [\"short\", \"long\"]", "length = []"), SEEDS);
+    assert!(err.contains("DIR/task.toml:17:10: attribute \"length\" has no values"), "{err}");
+    let err = check_error(&RELATION.replace("max_words = 40", "max_words = 0"), SEEDS);
+    assert!(err.contains("DIR/task.toml:7:13: `max_words` must be at least 1, got 0"), "{err}");
+}
+
+#[test]
+fn a_task_without_seed_path_needs_examples() {
+    let toml = GOOD.replace("path = \"seeds.jsonl\"\n", "");
+    let err = check_error(&toml, SEEDS);
+    assert_eq!(err, "DIR/task.toml:7:1: no seed rows: set `path` under [seeds] or pass --examples FILE");
+    let dir = tempfile::tempdir().unwrap();
+    let task_path = dir.path().join("task.toml");
+    std::fs::write(&task_path, toml).unwrap();
+    let seeds = dir.path().join("rows.jsonl");
+    std::fs::write(&seeds, SEEDS).unwrap();
+    assert_eq!(load_task(&task_path, Some(&seeds)).unwrap().seed_rows[0].len(), 2);
+}
