@@ -12,9 +12,9 @@ use std::time::Instant;
 use genprompt_core::{LabelId, RngStream, rng_for};
 use genprompt_embed::Encoder;
 use genprompt_embed_candle::{EncoderOptions, MiniLmEncoder};
-use genprompt_ga::{GeneSchedule, SYSTEM_PROMPT, assign_genes, render_prompt};
 use genprompt_llm::{ChatMessage, ChatModel, ChatRequest, Sampling};
 use genprompt_llm_llama::{LlamaChatModel, LlamaOptions};
+use genprompt_methods::{GeneSchedule, SYSTEM_PROMPT, assign_genes, render_prompt};
 use genprompt_models::{DEFAULT_ENCODER, DEFAULT_LLM, Home};
 
 fn main() {

@@ -84,10 +84,34 @@ pub struct EmbedArgs {
     pub models: ModelArgs,
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Method {
     /// Genetic Prompt (Han et al. 2025).
     Genetic,
+    /// SimPrompt: class-conditional prompt + 2 random real examples.
+    Simprompt,
+    /// AttrPrompt: one value per attribute from the task's [attributes] lists + 2 real examples.
+    Attrprompt,
+    /// Zero-shot (Li et al. 2023): context + label + word limit, periodic diversity request.
+    Zeroshot,
+    /// Few-shot (Li et al. 2023): the same with labelled real examples it must not copy.
+    Fewshot,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum AblationArg {
+    /// Every gene inherited, none mutated.
+    NoMutation,
+    /// The parents' words, not attributes, are inherited and mutated.
+    WordAsGene,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum PoolUpdateArg {
+    /// Offspring join the pool after each batch (official code).
+    Batch,
+    /// After each offspring (paper's Algorithm 1; batches of one request).
+    Offspring,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -151,8 +175,19 @@ pub struct GenerationArgs {
     pub parents: ParentsArg,
     #[arg(long, value_enum, default_value_t = GenesScheduleArg::Paper)]
     pub genes_schedule: GenesScheduleArg,
+    /// Genetic Prompt ablation.
+    #[arg(long, value_enum)]
+    pub ablation: Option<AblationArg>,
+    #[arg(long, value_enum, default_value_t = PoolUpdateArg::Batch)]
+    pub pool_update: PoolUpdateArg,
     #[arg(long, value_enum, default_value_t = PostprocessArg::Clean)]
     pub postprocess: PostprocessArg,
+    /// In clean mode, drop a row whose cosine similarity to a kept row of its label reaches this.
+    #[arg(long, default_value_t = 0.95, value_name = "COSINE")]
+    pub near_duplicates: f32,
+    /// Keep near duplicates (exact duplicates are still dropped in clean mode).
+    #[arg(long)]
+    pub keep_near_duplicates: bool,
     /// Prompts per batch; the pool is updated after each batch.
     #[arg(long, default_value_t = 20)]
     pub batch_size: usize,

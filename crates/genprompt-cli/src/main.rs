@@ -47,8 +47,8 @@ fn main() -> ExitCode {
 fn exit_code(err: &anyhow::Error) -> u8 {
     use genprompt_data::DataError;
     use genprompt_embed::EmbedError;
-    use genprompt_ga::GaError;
     use genprompt_llm::LlmError;
+    use genprompt_methods::MethodError;
     use genprompt_models::ModelError;
     let bad_input = err.chain().any(|cause| {
         cause.is::<BadInput>()
@@ -56,10 +56,7 @@ fn exit_code(err: &anyhow::Error) -> u8 {
             || matches!(cause.downcast_ref::<ModelError>(), Some(ModelError::Missing { .. }))
             || matches!(cause.downcast_ref::<LlmError>(), Some(LlmError::Load { .. }))
             || matches!(cause.downcast_ref::<EmbedError>(), Some(EmbedError::Load { .. }))
-            || matches!(
-                cause.downcast_ref::<GaError>(),
-                Some(GaError::TooFewSeedRows { .. } | GaError::NoGenes | GaError::UnsupportedKind)
-            )
+            || cause.downcast_ref::<MethodError>().is_some_and(MethodError::is_bad_input)
     });
     if bad_input { 2 } else { 1 }
 }

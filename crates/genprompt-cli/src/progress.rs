@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use genprompt_ga::{BatchReport, RunObserver};
+use genprompt_methods::{BatchReport, RunObserver};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Draws progress on stderr. Bars only when stderr is a terminal; plain lines otherwise, so logs

@@ -55,13 +55,21 @@ pub struct RejectionCounts {
     pub refusal: usize,
     pub empty: usize,
     pub duplicate: usize,
+    pub near_duplicate: usize,
     pub copies_parent: usize,
+    pub missing_entity_tags: usize,
     pub llm_error: usize,
 }
 
 impl RejectionCounts {
     pub fn total(&self) -> usize {
-        self.refusal + self.empty + self.duplicate + self.copies_parent + self.llm_error
+        self.refusal
+            + self.empty
+            + self.duplicate
+            + self.near_duplicate
+            + self.copies_parent
+            + self.missing_entity_tags
+            + self.llm_error
     }
 }
 

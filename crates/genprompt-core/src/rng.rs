@@ -11,6 +11,8 @@ pub enum RngStream {
     Parents { label: usize, batch: usize },
     /// The LLM sampling seed of one request.
     Sampling { label: usize, batch: usize, request: usize },
+    /// Examples and attribute values drawn by the baselines for one batch of one label.
+    Draws { label: usize, batch: usize },
     /// Anything else a component needs, named by a fixed tag.
     Other(u64),
 }
@@ -28,6 +30,7 @@ pub fn stream_seed(rng_seed: u64, stream: RngStream) -> u64 {
         RngStream::Parents { label, batch } => [2, label as u64, batch as u64, 0],
         RngStream::Sampling { label, batch, request } => [3, label as u64, batch as u64, request as u64],
         RngStream::Other(tag) => [4, tag, 0, 0],
+        RngStream::Draws { label, batch } => [5, label as u64, batch as u64, 0],
     };
     parts.iter().fold(splitmix(rng_seed), |acc, part| splitmix(acc ^ splitmix(*part)))
 }

@@ -1,3 +1,5 @@
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -43,27 +45,41 @@ impl Crossover {
     }
 }
 
-/// Where an offspring came from: written next to each generated row.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// Where a generated row came from: written next to it in `dataset.jsonl`.
+///
+/// Genetic Prompt fills `parents` and the gene roles; example-based baselines fill `examples`;
+/// AttrPrompt fills `attributes`. Empty parts are left out of the JSON.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lineage {
     /// Ids of the two parents: `seed:<line>` for a real seed row, or another offspring's id.
-    pub parents: [String; 2],
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parents: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub from_parent1: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub from_parent2: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mutated: Vec<String>,
+    /// Ids of real rows shown as in-context examples.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub examples: Vec<String>,
+    /// Attribute values the prompt asked for (AttrPrompt).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, String>,
     /// Batch number within the label, from 0.
     pub batch: usize,
 }
 
 impl Lineage {
-    pub fn new(parents: [String; 2], crossover: &Crossover, batch: usize) -> Lineage {
+    pub fn genetic(parents: [String; 2], crossover: &Crossover, batch: usize) -> Lineage {
         let names = |role| crossover.genes_with(role).into_iter().map(str::to_string).collect();
         Lineage {
-            parents,
+            parents: parents.to_vec(),
             from_parent1: names(GeneRole::FromParent1),
             from_parent2: names(GeneRole::FromParent2),
             mutated: names(GeneRole::Mutate),
             batch,
+            ..Lineage::default()
         }
     }
 }

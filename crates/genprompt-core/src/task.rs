@@ -132,13 +132,16 @@ impl RelationSpec {
     }
 }
 
+/// Attribute names with their values, in task-file order.
+pub type ValueLists = Vec<(String, Vec<String>)>;
+
 /// Value lists for AttrPrompt: class-independent ones, and per-label overrides.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Attributes {
     /// In task-file order.
-    pub shared: Vec<(String, Vec<String>)>,
+    pub shared: ValueLists,
     /// Label name -> attribute -> values, replacing the shared list for that label.
-    pub per_label: Vec<(String, Vec<(String, Vec<String>)>)>,
+    pub per_label: Vec<(String, ValueLists)>,
 }
 
 impl Attributes {

@@ -1,8 +1,12 @@
-//! A small BERT encoder (inference only) on candle.
+//! A small BERT encoder on candle: fast inference, plus a differentiable pass for fine-tuning.
 //!
 //! Own code instead of `candle-transformers`, which compiles its whole model zoo (~2.5 min on two
 //! cores) for one model. Only what sentence encoders need: absolute positions, a single segment,
-//! post-LayerNorm blocks, no pooler.
+//! post-LayerNorm blocks, no pooler, no dropout.
+//!
+//! candle-nn's fused LayerNorm (taken by `LayerNorm::forward` on contiguous input) and
+//! `softmax_last_dim` record no backward op: gradients silently stop there. [`BertModel::forward`]
+//! uses them; [`BertModel::forward_train`] composes both from differentiable primitives instead.
 
 use candle_core::{D, DType, Module, Result, Tensor};
 use candle_nn::{Embedding, LayerNorm, Linear, VarBuilder, embedding, layer_norm, linear};
@@ -87,6 +91,34 @@ impl Activation {
     }
 }
 
+/// Which LayerNorm and softmax kernels a forward pass runs.
+#[derive(Clone, Copy, Debug)]
+enum Kernels {
+    /// candle-nn's fused kernels: fast, but autograd cannot see through them.
+    Fused,
+    /// `layer_norm_slow` and the composed `softmax`: every parameter gets a gradient.
+    Differentiable,
+}
+
+impl Kernels {
+    fn layer_norm(self, norm: &LayerNorm, xs: &Tensor) -> Result<Tensor> {
+        match (self, norm.bias()) {
+            (Kernels::Differentiable, Some(bias)) => {
+                candle_nn::ops::layer_norm_slow(xs, norm.weight(), bias, norm.eps() as f32)
+            }
+            (Kernels::Differentiable, None) => candle_core::bail!("LayerNorm without a bias is not supported"),
+            (Kernels::Fused, _) => norm.forward(xs),
+        }
+    }
+
+    fn softmax_last_dim(self, xs: &Tensor) -> Result<Tensor> {
+        match self {
+            Kernels::Fused => candle_nn::ops::softmax_last_dim(xs),
+            Kernels::Differentiable => candle_nn::ops::softmax(xs, D::Minus1),
+        }
+    }
+}
+
 struct Embeddings {
     word: Embedding,
     position: Embedding,
@@ -107,7 +139,7 @@ impl Embeddings {
         })
     }
 
-    fn forward(&self, ids: &Tensor) -> Result<Tensor> {
+    fn forward(&self, ids: &Tensor, kernels: Kernels) -> Result<Tensor> {
         let seq_len = ids.dim(1)?;
         let positions = Tensor::arange(0u32, seq_len as u32, ids.device())?;
         let xs = self
@@ -115,7 +147,7 @@ impl Embeddings {
             .forward(ids)?
             .broadcast_add(&self.position.forward(&positions)?)?
             .broadcast_add(&self.segment0)?;
-        self.norm.forward(&xs)
+        kernels.layer_norm(&self.norm, &xs)
     }
 }
 
@@ -152,7 +184,7 @@ impl Layer {
     }
 
     /// `xs`: (batch, seq, hidden); `mask`: additive, (batch, 1, 1, seq).
-    fn forward(&self, xs: &Tensor, mask: &Tensor) -> Result<Tensor> {
+    fn forward(&self, xs: &Tensor, mask: &Tensor, kernels: Kernels) -> Result<Tensor> {
         let (b, t, h) = xs.dims3()?;
         let head_dim = h / self.heads;
         // (b, t, h) -> (b, heads, t, head_dim)
@@ -161,11 +193,11 @@ impl Layer {
         };
         let (q, k, v) = (split(&self.query)?, split(&self.key)?, split(&self.value)?);
         let scores = (q.matmul(&k.t()?)? / (head_dim as f64).sqrt())?.broadcast_add(mask)?;
-        let probs = candle_nn::ops::softmax_last_dim(&scores)?;
+        let probs = kernels.softmax_last_dim(&scores)?;
         let context = probs.matmul(&v)?.transpose(1, 2)?.reshape((b, t, h))?;
-        let xs = self.attn_norm.forward(&(self.attn_out.forward(&context)? + xs)?)?;
+        let xs = kernels.layer_norm(&self.attn_norm, &(self.attn_out.forward(&context)? + xs)?)?;
         let inner = self.act.apply(&self.intermediate.forward(&xs)?)?;
-        self.out_norm.forward(&(self.output.forward(&inner)? + xs)?)
+        kernels.layer_norm(&self.out_norm, &(self.output.forward(&inner)? + xs)?)
     }
 }
 
@@ -193,17 +225,27 @@ impl BertModel {
     }
 
     /// `ids`, `attention_mask`: (batch, seq) u32, mask 1 for real tokens and 0 for padding.
-    /// Returns (batch, seq, hidden).
+    /// Returns (batch, seq, hidden). Fused kernels: do not backpropagate through this.
     pub fn forward(&self, ids: &Tensor, attention_mask: &Tensor) -> Result<Tensor> {
+        self.run(ids, attention_mask, Kernels::Fused)
+    }
+
+    /// Same as [`BertModel::forward`] (equal up to float rounding) but differentiable: when the
+    /// weights are `Var`s, a backward pass from the output reaches every one of them. Slower.
+    pub fn forward_train(&self, ids: &Tensor, attention_mask: &Tensor) -> Result<Tensor> {
+        self.run(ids, attention_mask, Kernels::Differentiable)
+    }
+
+    fn run(&self, ids: &Tensor, attention_mask: &Tensor, kernels: Kernels) -> Result<Tensor> {
         // 0 where attended, f32::MIN where padded, so padding gets exactly zero weight.
         let mask = attention_mask
             .to_dtype(DType::F32)?
             .affine(f32::MAX as f64, f32::MIN as f64)?
             .unsqueeze(1)?
             .unsqueeze(1)?;
-        let mut xs = self.embeddings.forward(ids)?;
+        let mut xs = self.embeddings.forward(ids, kernels)?;
         for layer in &self.layers {
-            xs = layer.forward(&xs, &mask)?;
+            xs = layer.forward(&xs, &mask, kernels)?;
         }
         Ok(xs)
     }

@@ -26,7 +26,7 @@
 //! shared 2-core box `RAYON_NUM_THREADS=1` was measured 2.4x faster than 2 threads. We never
 //! call `Device::with_context`, which would install candle's private second rayon pool.
 
-mod bert;
+pub mod bert;
 #[cfg(test)]
 mod tests;
 

@@ -1,17 +1,29 @@
-//! Downstream evaluation of a generated dataset: how well a classifier trained on it labels real
-//! test texts (a linear probe on frozen embeddings, scored with accuracy and F1), and how diverse
-//! the texts are (APS).
+//! Evaluation of a generated dataset. Downstream: how well a classifier trained on it labels real
+//! test texts (a linear probe on frozen embeddings, scored with accuracy and F1). Intrinsic: how
+//! diverse its texts are (APS, remote-clique, chamfer, vocabulary, distinct-n, self-BLEU), how
+//! close they are to real data (CMD, top-k similarity) and how well they carry their labels
+//! (label faithfulness); [`intrinsic_report`] gathers these.
 //!
 //! Architecture invariant: pure computation. No IO, no printing, no clock; randomness comes in as
-//! `ProbeConfig::rng_seed`, so the same inputs give the same numbers.
+//! `ProbeConfig::rng_seed` and `IntrinsicConfig::rng_seed`, so the same inputs give the same
+//! numbers. No measure builds an n x n matrix: memory stays proportional to the inputs.
 
 mod error;
+mod intrinsic;
 mod metrics;
 mod probe;
+mod report;
+mod rng;
+mod self_bleu;
+mod text_stats;
 
 pub use error::EvalError;
+pub use intrinsic::{chamfer, chamfer_n_queries, cmd, label_faithfulness, remote_clique, top_k_similarity};
 pub use metrics::{Aps, ClassificationReport, LabelScores, aps, classification_report};
 pub use probe::{Probe, ProbeConfig};
+pub use report::{IntrinsicConfig, IntrinsicReport, intrinsic_report};
+pub use self_bleu::{self_bleu, self_bleu_n_hypotheses};
+pub use text_stats::{TextStats, text_stats, tokenize};
 
 #[cfg(test)]
 mod tests;

@@ -9,6 +9,7 @@ use ndarray::linalg::general_mat_mul;
 use ndarray::{Array1, Array2, ArrayView2, Zip, s};
 
 use crate::EvalError;
+use crate::rng::{SplitMix64, shuffle};
 
 /// How a probe is trained. No `Default`: use [`ProbeConfig::standard`] and override fields, so the
 /// values recorded in `metrics.json` are always chosen on purpose.
@@ -264,30 +265,5 @@ fn softmax_in_place(scores: &mut [f32]) {
     }
     for score in scores.iter_mut() {
         *score /= total;
-    }
-}
-
-/// splitmix64: a few lines that keep the batch order identical across platforms and across
-/// upgrades of `rand`, whose algorithms are not a stability promise.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..bound` by multiply-shift; the bias is below `bound / 2^64`.
-    fn below(&mut self, bound: usize) -> usize {
-        ((u128::from(self.next_u64()) * bound as u128) >> 64) as usize
-    }
-}
-
-fn shuffle(order: &mut [usize], rng: &mut SplitMix64) {
-    for idx in (1..order.len()).rev() {
-        order.swap(idx, rng.below(idx + 1));
     }
 }

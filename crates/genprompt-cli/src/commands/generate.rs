@@ -5,10 +5,16 @@ use std::time::Instant;
 use anyhow::Result;
 use genprompt_core::{LabelCounts, MANIFEST_FORMAT_VERSION, Manifest, Timings};
 use genprompt_data::{LoadedTask, RowWriter, load_task, write_json_atomic};
-use genprompt_ga::{Cleaning, GaConfig, GaOutcome, GeneSchedule, ParentSelection, SamplingConfig, run_genetic};
+use genprompt_methods::{
+    AttrPrompt, Cleaning, FewShot, GeneSchedule, GenerationOutcome, Genetic, GeneticConfig, GeneticVariant, Method,
+    ParentSelection, PoolUpdate, RunConfig, SamplingConfig, SimPrompt, ZeroShot, run_method,
+};
 use serde_json::{Value, json};
 
-use crate::args::{GenerateArgs, GenerationArgs, GenesScheduleArg, ParentsArg, PostprocessArg};
+use crate::args::{
+    AblationArg, GenerateArgs, GenerationArgs, GenesScheduleArg, Method as MethodArg, ParentsArg, PoolUpdateArg,
+    PostprocessArg,
+};
 use crate::backends::{Timed, check_out_dir, encoder_info, llm_info, load_encoder, load_llm};
 use crate::progress::Progress;
 
@@ -24,46 +30,80 @@ pub fn run(args: GenerateArgs, progress: &Progress) -> Result<Generated> {
     }
     check_out_dir(&args.out, args.force)?;
     let loaded = load_task(&args.task, args.examples.as_deref())?;
-    let config = ga_config(&args.generation, args.n_per_label, args.seed);
-    let generated = generate(&loaded, &config, &args.models, &args.out, progress)?;
+    let config = run_config(&args.generation, args.n_per_label, args.seed);
+    let generated = generate(&loaded, args.method, &args.generation, &config, &args.models, &args.out, progress)?;
     print_summary(&generated);
     Ok(generated)
 }
 
-pub fn ga_config(args: &GenerationArgs, n_per_label: usize, rng_seed: u64) -> GaConfig {
-    let mut config = GaConfig::paper(n_per_label, rng_seed);
+pub fn run_config(args: &GenerationArgs, n_per_label: usize, rng_seed: u64) -> RunConfig {
+    let mut config = RunConfig::paper(n_per_label, rng_seed);
     config.batch_size = args.batch_size.max(1);
-    config.parents = match args.parents {
-        ParentsArg::Active => ParentSelection::Active,
-        ParentsArg::Argmax => ParentSelection::Argmax,
-        ParentsArg::Random => ParentSelection::Random,
-    };
-    config.schedule = match args.genes_schedule {
-        GenesScheduleArg::Paper => GeneSchedule::RandomPartition,
-        GenesScheduleArg::Code => GeneSchedule::Alternating,
-    };
     config.cleaning = match args.postprocess {
         PostprocessArg::Clean => Cleaning::Clean,
         PostprocessArg::Raw => Cleaning::Raw,
     };
     config.sampling = SamplingConfig { temperature: args.temperature, top_p: args.top_p, max_tokens: args.max_tokens };
+    config.near_duplicate_threshold = (!args.keep_near_duplicates).then_some(args.near_duplicates);
     config
 }
 
-/// Runs Genetic Prompt and writes `dataset.jsonl` and `manifest.json` into `out`.
+fn genetic_config(args: &GenerationArgs) -> GeneticConfig {
+    GeneticConfig {
+        parents: match args.parents {
+            ParentsArg::Active => ParentSelection::Active,
+            ParentsArg::Argmax => ParentSelection::Argmax,
+            ParentsArg::Random => ParentSelection::Random,
+        },
+        schedule: match args.genes_schedule {
+            GenesScheduleArg::Paper => GeneSchedule::RandomPartition,
+            GenesScheduleArg::Code => GeneSchedule::Alternating,
+        },
+        variant: match args.ablation {
+            None => GeneticVariant::Full,
+            Some(AblationArg::NoMutation) => GeneticVariant::NoMutation,
+            Some(AblationArg::WordAsGene) => GeneticVariant::WordAsGene,
+        },
+        pool_update: match args.pool_update {
+            PoolUpdateArg::Batch => PoolUpdate::PerBatch,
+            PoolUpdateArg::Offspring => PoolUpdate::PerOffspring,
+        },
+    }
+}
+
+/// Flags that only Genetic Prompt reads are refused for other methods rather than ignored.
+fn check_method_flags(method: MethodArg, args: &GenerationArgs) -> Result<()> {
+    if method != MethodArg::Genetic && args.ablation.is_some() {
+        return Err(crate::BadInput("--ablation only applies to --method genetic".to_string()).into());
+    }
+    Ok(())
+}
+
+/// Runs `method` and writes `dataset.jsonl` and `manifest.json` into `out`.
 pub fn generate(
     loaded: &LoadedTask,
-    config: &GaConfig,
+    method: MethodArg,
+    generation: &GenerationArgs,
+    config: &RunConfig,
     models: &crate::args::ModelArgs,
     out: &Path,
     progress: &Progress,
 ) -> Result<Generated> {
+    check_method_flags(method, generation)?;
+    let task = &loaded.task;
+    let mut method: Box<dyn Method + '_> = match method {
+        MethodArg::Genetic => Box::new(Genetic::new(task, genetic_config(generation), config.rng_seed)),
+        MethodArg::Simprompt => Box::new(SimPrompt::new(task, config.rng_seed)),
+        MethodArg::Attrprompt => Box::new(AttrPrompt::new(task, config.rng_seed)),
+        MethodArg::Zeroshot => Box::new(ZeroShot::new(task)),
+        MethodArg::Fewshot => Box::new(FewShot::new(task, &loaded.seed_rows, config.rng_seed)),
+    };
     let started = Instant::now();
     progress.step("loading models");
     let chat = Timed::new(load_llm(models)?);
     let encoder = Timed::new(load_encoder(models)?);
     let load_s = started.elapsed().as_secs_f64();
-    let outcome = run_genetic(&loaded.task, &loaded.seed_rows, config, &chat, &encoder, progress)?;
+    let outcome = run_method(task, &loaded.seed_rows, method.as_mut(), config, &chat, &encoder, progress)?;
     progress.clear();
 
     let dataset = out.join("dataset.jsonl");
@@ -83,7 +123,7 @@ pub fn generate(
         generation_s: chat.spent().as_secs_f64(),
         embedding_s: encoder.spent().as_secs_f64(),
     };
-    let manifest = manifest(loaded, config, &outcome, &chat, &encoder, timings);
+    let manifest = manifest(loaded, method.as_ref(), config, &outcome, &chat, &encoder, timings);
     // The dataset goes into place first: a manifest always describes a complete dataset.
     writer.finish()?;
     write_json_atomic(&out.join("manifest.json"), &manifest)?;
@@ -92,27 +132,27 @@ pub fn generate(
 
 fn manifest(
     loaded: &LoadedTask,
-    config: &GaConfig,
-    outcome: &GaOutcome,
+    method: &dyn Method,
+    config: &RunConfig,
+    outcome: &GenerationOutcome,
     chat: &dyn genprompt_llm::ChatModel,
     encoder: &dyn genprompt_embed::Encoder,
     timings: Timings,
 ) -> Manifest {
-    let parameters: BTreeMap<String, Value> = [
-        ("parents", json!(config.parents.as_str())),
-        ("genes_schedule", json!(config.schedule.as_str())),
+    let mut parameters: BTreeMap<String, Value> = [
         ("postprocess", json!(config.cleaning.as_str())),
+        ("near_duplicate_threshold", json!(config.near_duplicate_threshold)),
         ("batch_size", json!(config.batch_size)),
         ("temperature", json!(config.sampling.temperature)),
         ("top_p", json!(config.sampling.top_p)),
         ("max_tokens", json!(config.sampling.max_tokens)),
-        ("max_calls_per_offspring", json!(config.max_calls_per_offspring)),
+        ("max_calls_per_row", json!(config.max_calls_per_row)),
         ("seeds_per_label", json!(loaded.task.seeds.per_label)),
-        ("genes", json!(loaded.task.genes.iter().map(|g| g.name.as_str()).collect::<Vec<_>>())),
     ]
     .into_iter()
     .map(|(key, value)| (key.to_string(), value))
     .collect();
+    parameters.extend(method.parameters().into_iter().map(|(key, value)| (key.to_string(), value)));
     let labels: BTreeMap<String, LabelCounts> = loaded
         .task
         .labels()
@@ -125,7 +165,7 @@ fn manifest(
         genprompt_version: env!("CARGO_PKG_VERSION").to_string(),
         task: loaded.task.name.clone(),
         task_file_sha256: loaded.task_file_sha256.clone(),
-        method: "genetic".to_string(),
+        method: method.name().to_string(),
         parameters,
         rng_seed: config.rng_seed,
         llm: llm_info(chat.identity()),
@@ -144,7 +184,7 @@ fn print_summary(generated: &Generated) {
     for (label, counts) in &manifest.labels {
         let rejected = &counts.rejected;
         println!(
-            "{label}: kept {}/{} from {} calls; rejected {} (refusal {}, empty {}, duplicate {}, copies {}, llm error {}); truncated {}",
+            "{label}: kept {}/{} from {} calls; rejected {} (refusal {}, empty {}, duplicate {}, near duplicate {}, copies {}, missing entity tags {}, llm error {}); truncated {}",
             counts.kept,
             counts.requested,
             counts.llm_calls,
@@ -152,14 +192,16 @@ fn print_summary(generated: &Generated) {
             rejected.refusal,
             rejected.empty,
             rejected.duplicate,
+            rejected.near_duplicate,
             rejected.copies_parent,
+            rejected.missing_entity_tags,
             rejected.llm_error,
             counts.truncated
         );
         if counts.kept < counts.requested {
             eprintln!(
                 "warning: label \"{label}\" got {} of {} rows; the call cap ({} per row) was reached",
-                counts.kept, counts.requested, manifest.parameters["max_calls_per_offspring"]
+                counts.kept, counts.requested, manifest.parameters["max_calls_per_row"]
             );
         }
     }

@@ -6,7 +6,9 @@ use anyhow::{Context, Result};
 use genprompt_data::{load_task, write_json_atomic};
 use genprompt_models::{DEFAULT_MODELS, Home, ModelStatus};
 
-use crate::args::{GenerationArgs, GenesScheduleArg, ParentsArg, PostprocessArg, QuickstartArgs};
+use crate::args::{
+    GenerationArgs, GenesScheduleArg, Method, ParentsArg, PoolUpdateArg, PostprocessArg, QuickstartArgs,
+};
 use crate::backends::{Timed, load_encoder};
 use crate::commands::{eval, generate, models};
 use crate::progress::Progress;
@@ -46,14 +48,19 @@ pub fn run(args: QuickstartArgs, progress: &Progress) -> Result<()> {
     let generation = GenerationArgs {
         parents: ParentsArg::Active,
         genes_schedule: GenesScheduleArg::Paper,
+        ablation: None,
+        pool_update: PoolUpdateArg::Batch,
         postprocess: PostprocessArg::Clean,
+        near_duplicates: 0.95,
+        keep_near_duplicates: false,
         batch_size: 8,
         temperature: 1.0,
         top_p: 1.0,
         max_tokens: 96,
     };
-    let config = generate::ga_config(&generation, args.n_per_label, args.seed);
-    let generated = generate::generate(&loaded, &config, &args.models, &args.out, progress)?;
+    let config = generate::run_config(&generation, args.n_per_label, args.seed);
+    let generated =
+        generate::generate(&loaded, Method::Genetic, &generation, &config, &args.models, &args.out, progress)?;
 
     progress.step("[4/4] evaluating on real test rows (probe: frozen encoder + logistic regression)");
     let encoder = Timed::new(load_encoder(&args.models)?);

@@ -20,7 +20,7 @@ fn bad_task_files_are_reported_with_file_line_and_column() {
     check(&context, &generate, "error: task.toml:10:1: unknown field `shuffle`");
 
     context.write("task.toml", &text.replace("name = \"politics\"", "name = \"sports\""));
-    check(&context, &generate, "error: task.toml:16:8: duplicate label \"sports\"");
+    check(&context, &generate, "error: task.toml:20:8: duplicate label \"sports\"");
 
     context.write("task.toml", &text.replace("seeds.jsonl", "missing.jsonl"));
     check(&context, &generate, "error: task.toml:8:8: seed file missing.jsonl does not exist");

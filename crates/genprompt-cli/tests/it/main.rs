@@ -4,6 +4,7 @@
 //! `genprompt models fetch`; without them they fail with a message naming that command.
 
 mod errors;
+mod methods;
 mod pipeline;
 
 use std::path::{Path, PathBuf};
@@ -135,6 +136,10 @@ genes = ["length", "style", "subtopic"]
 [seeds]
 path = "seeds.jsonl"
 per_label = 3
+
+[attributes]
+length = ["short", "long"]
+style = ["plain", "dramatic"]
 
 [[labels]]
 name = "sports"

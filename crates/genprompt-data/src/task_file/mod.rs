@@ -26,9 +26,12 @@ struct TaskFile {
     context: Option<Spanned<String>>,
     max_words: Option<Spanned<i64>>,
     relation: Option<Spanned<RelationTable>>,
-    attributes: Option<Spanned<BTreeMap<String, Spanned<Vec<String>>>>>,
-    attributes_per_label: Option<Spanned<BTreeMap<String, Spanned<BTreeMap<String, Spanned<Vec<String>>>>>>>,
+    attributes: Option<Spanned<ValueLists>>,
+    attributes_per_label: Option<Spanned<BTreeMap<String, Spanned<ValueLists>>>>,
 }
+
+/// Attribute name -> values, as written in `[attributes]` tables.
+type ValueLists = BTreeMap<String, Spanned<Vec<String>>>;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -230,15 +233,14 @@ fn relation_spec(relation: &RelationTable, problem: &mut impl FnMut(usize, Strin
         let valid = !tag.get_ref().is_empty()
             && tag.get_ref().chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
         if !valid {
-            let message = format!("entity tag \"{}\" must be letters, digits, _ or - (written without <>)", tag.get_ref());
+            let message =
+                format!("entity tag \"{}\" must be letters, digits, _ or - (written without <>)", tag.get_ref());
             problem(tag.span().start, message);
             return None;
         }
     }
     Some(RelationSpec { tags: [tags[0].get_ref().clone(), tags[1].get_ref().clone()] })
 }
-
-type ValueLists = BTreeMap<String, Spanned<Vec<String>>>;
 
 fn value_lists(lists: &ValueLists, problem: &mut impl FnMut(usize, String)) -> Vec<(String, Vec<String>)> {
     let mut out = Vec::new();
@@ -262,7 +264,10 @@ fn attributes(file: &TaskFile, labels: &[Label], problem: &mut impl FnMut(usize,
     if let Some(per_label) = &file.attributes_per_label {
         for (label, lists) in per_label.get_ref() {
             if !labels.iter().any(|l| &l.name == label) {
-                problem(lists.span().start, format!("[attributes_per_label.{label}]: label \"{label}\" is not declared"));
+                problem(
+                    lists.span().start,
+                    format!("[attributes_per_label.{label}]: label \"{label}\" is not declared"),
+                );
                 continue;
             }
             attributes.per_label.push((label.clone(), value_lists(lists.get_ref(), problem)));

@@ -1,0 +1,106 @@
+//! Every method and ablation end to end on the embedded models, at tiny sizes.
+
+use crate::{TestContext, read_jsonl, tiny_task};
+
+/// Runs `generate` with `extra` flags and checks what every method must satisfy.
+fn check(context: &TestContext, out: &str, extra: &[&str], method_name: &str) -> serde_json::Value {
+    let mut args =
+        vec!["generate", "--task", "task.toml", "-n", "2", "--out", out, "--batch-size", "2", "--max-tokens", "32"];
+    args.extend_from_slice(extra);
+    context.run(&args).success();
+    let manifest: serde_json::Value = serde_json::from_str(&context.read(&format!("{out}/manifest.json"))).unwrap();
+    assert_eq!(manifest["method"], method_name);
+    let rows = read_jsonl(&context.path(&format!("{out}/dataset.jsonl")));
+    let mut total_kept = 0;
+    for (label, counts) in manifest["labels"].as_object().unwrap() {
+        let kept = counts["kept"].as_u64().unwrap();
+        let rejected: u64 = counts["rejected"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
+        assert_eq!(counts["llm_calls"].as_u64().unwrap(), kept + rejected, "{method_name} {label}: {counts}");
+        assert_eq!(rows.iter().filter(|r| r["label"] == *label).count() as u64, kept);
+        total_kept += kept;
+    }
+    assert_eq!(rows.len() as u64, total_kept);
+    manifest
+}
+
+#[test]
+fn every_method_and_ablation_runs() {
+    let context = TestContext::new();
+    tiny_task(&context);
+    let manifest = check(&context, "simprompt", &["--method", "simprompt"], "simprompt");
+    assert_eq!(manifest["parameters"]["examples_per_prompt"], 2);
+    let rows = read_jsonl(&context.path("simprompt/dataset.jsonl"));
+    assert!(rows.iter().all(|r| r["lineage"]["examples"].as_array().unwrap().len() == 2), "{rows:?}");
+
+    check(&context, "attrprompt", &["--method", "attrprompt"], "attrprompt");
+    let rows = read_jsonl(&context.path("attrprompt/dataset.jsonl"));
+    for row in &rows {
+        let style = row["lineage"]["attributes"]["style"].as_str().unwrap();
+        assert!(["plain", "dramatic"].contains(&style), "{row}");
+    }
+    check(&context, "zeroshot", &["--method", "zeroshot"], "zeroshot");
+    check(&context, "fewshot", &["--method", "fewshot"], "fewshot");
+    let manifest = check(&context, "nomut", &["--ablation", "no-mutation", "--pool-update", "offspring"], "genetic");
+    assert_eq!(manifest["parameters"]["ablation"], "no-mutation");
+    assert!(read_jsonl(&context.path("nomut/dataset.jsonl")).iter().all(|r| r["lineage"].get("mutated").is_none()));
+    let extra =
+        ["--ablation", "word-as-gene", "--parents", "random", "--genes-schedule", "code", "--postprocess", "raw"];
+    let manifest = check(&context, "words", &extra, "genetic");
+    assert_eq!(manifest["parameters"]["parents"], "random");
+    assert_eq!(manifest["parameters"]["postprocess"], "raw");
+
+    let run = context.run(&[
+        "generate",
+        "--task",
+        "task.toml",
+        "-n",
+        "1",
+        "--method",
+        "zeroshot",
+        "--ablation",
+        "no-mutation",
+    ]);
+    assert!(run.failure(2).stderr().contains("--ablation only applies to --method genetic"));
+}
+
+#[test]
+fn relation_tasks_keep_only_rows_with_both_entity_tags() {
+    let context = TestContext::new();
+    context.write(
+        "seeds.jsonl",
+        r#"{"text": "<chemical>Aspirin</chemical> inhibits <protein>COX-1</protein> in platelets.", "label": "downregulator"}
+{"text": "<protein>CYP3A4</protein> activity was reduced by <chemical>ketoconazole</chemical>.", "label": "downregulator"}
+{"text": "<chemical>Dexamethasone</chemical> induced the expression of <protein>MKP-1</protein>.", "label": "upregulator"}
+{"text": "<chemical>Forskolin</chemical> increased <protein>CREB</protein> levels in neurons.", "label": "upregulator"}
+"#,
+    );
+    context.write(
+        "task.toml",
+        r#"name = "tiny-chemprot"
+kind = "relation_extraction"
+domain = "Protein Chemical Relation extraction"
+text_kind = "sentence"
+genes = ["length", "voice", "interaction_verb"]
+
+[seeds]
+path = "seeds.jsonl"
+
+[relation]
+tags = ["chemical", "protein"]
+
+[[labels]]
+name = "upregulator"
+definition = "the chemical activates expression of the protein"
+
+[[labels]]
+name = "downregulator"
+definition = "the chemical inhibits expression of the protein"
+"#,
+    );
+    check(&context, "out", &[], "genetic");
+    for row in read_jsonl(&context.path("out/dataset.jsonl")) {
+        let text = row["text"].as_str().unwrap();
+        assert_eq!(text.matches("<chemical>").count(), 1, "{text}");
+        assert_eq!(text.matches("</protein>").count(), 1, "{text}");
+    }
+}

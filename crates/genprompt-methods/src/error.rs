@@ -1,0 +1,22 @@
+use genprompt_embed::EmbedError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MethodError {
+    #[error("label \"{label}\" has {n_seed_rows} seed row(s); {method} needs at least {needed}")]
+    TooFewSeedRows { label: String, n_seed_rows: usize, method: &'static str, needed: usize },
+    #[error("the task has no genes; list them under `genes` in the task file")]
+    NoGenes,
+    #[error("AttrPrompt needs value lists: add an [attributes] table to the task file")]
+    NoAttributes,
+    #[error("attribute \"{attribute}\" has no values for label \"{label}\"")]
+    NoAttributeValues { attribute: String, label: String },
+    #[error("embedding failed: {0}")]
+    Embed(#[from] EmbedError),
+}
+
+impl MethodError {
+    /// Whether the error comes from the task or its data (exit code 2) rather than the machine.
+    pub fn is_bad_input(&self) -> bool {
+        !matches!(self, MethodError::Embed(_))
+    }
+}

@@ -1,0 +1,28 @@
+//! Generation methods: Genetic Prompt (Han et al., EMNLP Findings 2025), its ablations, and the
+//! baselines it is measured against (SimPrompt, AttrPrompt, Li et al.'s zero-shot and few-shot).
+//!
+//! Every method implements `Method`: per label, it drafts the prompts of the next batch and learns
+//! which offspring were kept. `run_method` is the shared machinery around it: it calls the
+//! `ChatModel`, cleans replies (refusals, chatter, entity tags), drops exact and near duplicates,
+//! counts every rejection, embeds kept rows and reports progress.
+//!
+//! Architecture invariant: no IO, no clock, no environment. The world is reached only through the
+//! `ChatModel`, `Encoder` and `RunObserver` traits, and randomness only through `rng_for`.
+
+mod baselines;
+mod clean;
+mod error;
+mod genetic;
+mod method;
+mod prompt_parts;
+mod run;
+
+pub use baselines::{AttrPrompt, FewShot, SimPrompt, ZeroShot};
+pub use clean::{Cleaning, Rejection, check_entity_tags, clean_reply};
+pub use error::MethodError;
+pub use genetic::{
+    GeneSchedule, Genetic, GeneticConfig, GeneticVariant, Member, ParentSelection, Parents, Pool, PoolUpdate,
+    assign_genes, render_prompt, select_parents,
+};
+pub use method::{Draft, Method, SYSTEM_PROMPT};
+pub use run::{BatchReport, GenerationOutcome, Offspring, RunConfig, RunObserver, SamplingConfig, run_method};

@@ -1,0 +1,55 @@
+use genprompt_core::{LabelId, Lineage, SeedRow};
+use genprompt_embed::Embeddings;
+use genprompt_llm::ChatMessage;
+
+use crate::MethodError;
+
+/// Sent as the system message of every method: llama.cpp's built-in templates add no default
+/// system prompt while Jinja-based servers do, so we always pass one to get the same prompt
+/// everywhere.
+pub const SYSTEM_PROMPT: &str = "You write realistic synthetic training data for text classifiers.";
+
+/// One request a method wants answered, with where its answer will have come from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Draft {
+    /// The conversation after the system message (usually one user message).
+    pub messages: Vec<ChatMessage>,
+    pub lineage: Lineage,
+    /// Texts shown in the prompt; a reply that repeats one of them is a copy, not an offspring.
+    pub shown_texts: Vec<String>,
+}
+
+/// A way of generating rows for one label at a time.
+///
+/// `run_method` calls `start_label`, then alternates `next_batch` and `kept` until the label has
+/// enough rows or the call cap is reached.
+pub trait Method {
+    /// Name in the manifest, e.g. "genetic" or "simprompt".
+    fn name(&self) -> &'static str;
+
+    /// Method-specific parameters for the manifest.
+    fn parameters(&self) -> Vec<(&'static str, serde_json::Value)>;
+
+    /// Prepares a label: `seed_rows` are its real rows, `seed_embeddings` their embeddings.
+    fn start_label(
+        &mut self,
+        label: LabelId,
+        seed_rows: &[SeedRow],
+        seed_embeddings: Embeddings,
+    ) -> Result<(), MethodError>;
+
+    /// Up to `n` drafts for batch `batch`; fewer (even none) when the method cannot draft more.
+    fn next_batch(&mut self, n: usize, batch: usize) -> Vec<Draft>;
+
+    /// The offspring kept from the last batch (id, text) with their embeddings, in order.
+    fn kept(&mut self, offspring: &[(String, String)], embeddings: &Embeddings);
+
+    /// The request of draft `draft_idx` of the last batch failed (no reply at all).
+    fn request_failed(&mut self, _draft_idx: usize) {}
+
+    /// Prompts per batch this method prefers, if it has a reason to (e.g. the paper's per-offspring
+    /// pool update); `None` keeps the run's batch size.
+    fn batch_size_override(&self) -> Option<usize> {
+        None
+    }
+}

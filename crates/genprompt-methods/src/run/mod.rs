@@ -1,0 +1,267 @@
+//! The machinery every method shares: per label, batch after batch, until enough rows are kept.
+
+use std::collections::HashSet;
+
+use genprompt_core::{LabelCounts, LabelId, Lineage, RngStream, SeedRow, Task, TokenUsage, stream_seed};
+use genprompt_embed::{Embeddings, Encoder};
+use genprompt_llm::{ChatMessage, ChatModel, ChatRequest, FinishReason, Sampling};
+
+use crate::clean::duplicate_key;
+use crate::{Cleaning, Method, MethodError, Rejection, SYSTEM_PROMPT, check_entity_tags, clean_reply};
+
+/// What every method's run shares; build it with `RunConfig::paper` and adjust.
+#[derive(Clone, Debug)]
+pub struct RunConfig {
+    pub n_per_label: usize,
+    /// Prompts per batch; methods that learn from their output see a batch's rows after it.
+    pub batch_size: usize,
+    pub cleaning: Cleaning,
+    pub sampling: SamplingConfig,
+    /// Stop a label after this many LLM calls per wanted row, however many were kept.
+    pub max_calls_per_row: usize,
+    /// In `Clean` mode, drop a reply whose cosine similarity to a kept row of its label reaches
+    /// this value; `None` keeps near duplicates (exact duplicates are always dropped in `Clean`).
+    pub near_duplicate_threshold: Option<f32>,
+    pub rng_seed: u64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct SamplingConfig {
+    pub temperature: f32,
+    pub top_p: f32,
+    pub max_tokens: u32,
+}
+
+impl RunConfig {
+    /// The paper's sampling (temperature 1, top_p 1) and batches of 20, with a 256-token cap
+    /// instead of 1024 because single texts are short, and near duplicates at cosine >= 0.95 dropped.
+    pub fn paper(n_per_label: usize, rng_seed: u64) -> RunConfig {
+        RunConfig {
+            n_per_label,
+            batch_size: 20,
+            cleaning: Cleaning::Clean,
+            sampling: SamplingConfig { temperature: 1.0, top_p: 1.0, max_tokens: 256 },
+            max_calls_per_row: 4,
+            near_duplicate_threshold: Some(0.95),
+            rng_seed,
+        }
+    }
+}
+
+/// One generated row with its lineage.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Offspring {
+    pub id: String,
+    pub label: LabelId,
+    pub text: String,
+    pub lineage: Lineage,
+    /// The reply was cut at `max_tokens`.
+    pub truncated: bool,
+}
+
+/// What a run produced: rows in label order, then batch order, and the counts per label.
+#[derive(Debug)]
+pub struct GenerationOutcome {
+    pub offspring: Vec<Offspring>,
+    pub counts: Vec<LabelCounts>,
+    pub tokens: TokenUsage,
+}
+
+/// Progress after one batch, for display.
+#[derive(Clone, Debug)]
+pub struct BatchReport<'a> {
+    pub label: &'a str,
+    pub batch: usize,
+    pub n_requests: usize,
+    pub n_kept: usize,
+    pub kept_so_far: usize,
+    pub wanted: usize,
+    pub tokens: TokenUsage,
+}
+
+/// Receives progress events; the CLI draws progress bars, tests record them.
+pub trait RunObserver: Sync {
+    fn label_started(&self, _label: &str, _n_seed_rows: usize, _wanted: usize) {}
+    fn batch_finished(&self, _report: &BatchReport<'_>) {}
+}
+
+impl RunObserver for () {}
+
+/// Runs `method` on every label of `task`; `seed_rows[label]` are the label's real rows.
+pub fn run_method(
+    task: &Task,
+    seed_rows: &[Vec<SeedRow>],
+    method: &mut dyn Method,
+    config: &RunConfig,
+    chat: &dyn ChatModel,
+    encoder: &dyn Encoder,
+    observer: &dyn RunObserver,
+) -> Result<GenerationOutcome, MethodError> {
+    // Seed rows never reach the output, whichever label they belong to.
+    let seed_keys: HashSet<String> = seed_rows.iter().flatten().map(|row| duplicate_key(&row.text)).collect();
+    let mut outcome = GenerationOutcome { offspring: Vec::new(), counts: Vec::new(), tokens: TokenUsage::default() };
+    for label_id in task.label_ids() {
+        let rows = &seed_rows[label_id.0];
+        let texts: Vec<&str> = rows.iter().map(|row| row.text.as_str()).collect();
+        method.start_label(label_id, rows, encoder.encode(&texts)?)?;
+        let mut label_run = LabelRun { task, label_id, config, seed_keys: &seed_keys, encoder, outcome: &mut outcome };
+        let counts = label_run.run(method, chat, observer, rows.len())?;
+        outcome.counts.push(counts);
+    }
+    Ok(outcome)
+}
+
+struct LabelRun<'r> {
+    task: &'r Task,
+    label_id: LabelId,
+    config: &'r RunConfig,
+    seed_keys: &'r HashSet<String>,
+    encoder: &'r dyn Encoder,
+    outcome: &'r mut GenerationOutcome,
+}
+
+impl LabelRun<'_> {
+    fn run(
+        &mut self,
+        method: &mut dyn Method,
+        chat: &dyn ChatModel,
+        observer: &dyn RunObserver,
+        n_seed_rows: usize,
+    ) -> Result<LabelCounts, MethodError> {
+        let label = self.task.label(self.label_id);
+        let wanted = self.config.n_per_label;
+        observer.label_started(&label.name, n_seed_rows, wanted);
+        let batch_size = method.batch_size_override().unwrap_or(self.config.batch_size).max(1);
+        let max_calls = wanted * self.config.max_calls_per_row.max(1);
+        let mut counts = LabelCounts { seed_rows: n_seed_rows, requested: wanted, ..LabelCounts::default() };
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut kept_embeddings = Embeddings::new(self.encoder.dim());
+        let mut n_kept = 0;
+        let mut batch = 0;
+        while n_kept < wanted && counts.llm_calls < max_calls {
+            let n_prompts = batch_size.min(wanted - n_kept).min(max_calls - counts.llm_calls);
+            let mut drafts = method.next_batch(n_prompts, batch);
+            drafts.truncate(n_prompts);
+            if drafts.is_empty() {
+                break;
+            }
+            let requests: Vec<ChatRequest> =
+                drafts.iter().enumerate().map(|(idx, draft)| self.request(draft, batch, idx)).collect();
+            let replies = chat.chat(&requests);
+            counts.llm_calls += requests.len();
+            counts.batches += 1;
+            let mut batch_tokens = TokenUsage::default();
+            // Candidates that passed the text checks, then the embedding check.
+            let mut candidates: Vec<(usize, String, bool)> = Vec::new();
+            for (draft_idx, (draft, reply)) in drafts.iter().zip(replies).enumerate() {
+                let reply = match reply {
+                    Ok(reply) => reply,
+                    Err(_) => {
+                        method.request_failed(draft_idx);
+                        count_rejection(&mut counts, Rejection::LlmError);
+                        continue;
+                    }
+                };
+                batch_tokens.prompt += u64::from(reply.usage.prompt_tokens);
+                batch_tokens.completion += u64::from(reply.usage.completion_tokens);
+                let truncated = reply.finish == FinishReason::Length;
+                counts.truncated += usize::from(truncated);
+                match self.check_text(&reply.text, draft, &mut seen) {
+                    Ok(text) => candidates.push((draft_idx, text, truncated)),
+                    Err(rejection) => count_rejection(&mut counts, rejection),
+                }
+            }
+            let texts: Vec<&str> = candidates.iter().map(|(_, text, _)| text.as_str()).collect();
+            let candidate_embeddings = self.encoder.encode(&texts)?;
+            let mut kept = Vec::new();
+            let mut batch_embeddings = Embeddings::new(self.encoder.dim());
+            for (row, (draft_idx, text, truncated)) in candidates.into_iter().enumerate() {
+                let embedding = candidate_embeddings.row(row);
+                if self.is_near_duplicate(embedding, &kept_embeddings) {
+                    count_rejection(&mut counts, Rejection::NearDuplicate);
+                    continue;
+                }
+                let id = format!("gen:{}:{}", label.name, n_kept);
+                n_kept += 1;
+                kept_embeddings.push(embedding);
+                batch_embeddings.push(embedding);
+                kept.push((id.clone(), text.clone()));
+                let lineage = drafts[draft_idx].lineage.clone();
+                self.outcome.offspring.push(Offspring { id, label: self.label_id, text, lineage, truncated });
+            }
+            method.kept(&kept, &batch_embeddings);
+            self.outcome.tokens.prompt += batch_tokens.prompt;
+            self.outcome.tokens.completion += batch_tokens.completion;
+            observer.batch_finished(&BatchReport {
+                label: &label.name,
+                batch,
+                n_requests: requests.len(),
+                n_kept: kept.len(),
+                kept_so_far: n_kept,
+                wanted,
+                tokens: batch_tokens,
+            });
+            batch += 1;
+        }
+        counts.kept = n_kept;
+        Ok(counts)
+    }
+
+    fn request(&self, draft: &crate::Draft, batch: usize, request: usize) -> ChatRequest {
+        let mut messages = vec![ChatMessage::system(SYSTEM_PROMPT)];
+        messages.extend(draft.messages.iter().cloned());
+        let sampling = &self.config.sampling;
+        ChatRequest {
+            messages,
+            sampling: Sampling {
+                temperature: sampling.temperature,
+                top_p: sampling.top_p,
+                max_tokens: sampling.max_tokens,
+                stop: Vec::new(),
+                seed: stream_seed(self.config.rng_seed, RngStream::Sampling { label: self.label_id.0, batch, request }),
+            },
+        }
+    }
+
+    /// Cleaning, entity tags, copies and exact duplicates; `seen` records the kept texts' keys.
+    fn check_text(&self, raw: &str, draft: &crate::Draft, seen: &mut HashSet<String>) -> Result<String, Rejection> {
+        let label = self.task.label(self.label_id);
+        let cleaning = self.config.cleaning;
+        let text = clean_reply(raw, cleaning, &label.name, &self.task.text_kind)?;
+        if let (Cleaning::Clean, Some(relation)) = (cleaning, &self.task.relation) {
+            check_entity_tags(&text, relation)?;
+        }
+        let key = duplicate_key(&text);
+        if self.seed_keys.contains(&key) || draft.shown_texts.iter().any(|shown| duplicate_key(shown) == key) {
+            return Err(Rejection::CopiesParent);
+        }
+        if cleaning == Cleaning::Clean && !seen.insert(key) {
+            return Err(Rejection::Duplicate);
+        }
+        Ok(text)
+    }
+
+    fn is_near_duplicate(&self, embedding: &[f32], kept: &Embeddings) -> bool {
+        let Some(threshold) = self.config.near_duplicate_threshold.filter(|_| self.config.cleaning == Cleaning::Clean)
+        else {
+            return false;
+        };
+        kept.rows().any(|row| genprompt_embed::dot(row, embedding) >= threshold)
+    }
+}
+
+fn count_rejection(counts: &mut LabelCounts, rejection: Rejection) {
+    let rejected = &mut counts.rejected;
+    match rejection {
+        Rejection::Refusal => rejected.refusal += 1,
+        Rejection::Empty => rejected.empty += 1,
+        Rejection::Duplicate => rejected.duplicate += 1,
+        Rejection::NearDuplicate => rejected.near_duplicate += 1,
+        Rejection::CopiesParent => rejected.copies_parent += 1,
+        Rejection::MissingEntityTags => rejected.missing_entity_tags += 1,
+        Rejection::LlmError => rejected.llm_error += 1,
+    }
+}
+
+#[cfg(test)]
+mod tests;

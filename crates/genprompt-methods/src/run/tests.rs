@@ -1,0 +1,260 @@
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use genprompt_core::{Gene, Label, SeedSelection};
+use genprompt_embed::{EmbedError, Embeddings, EncoderIdentity};
+use genprompt_llm::{ChatReply, LlmError, ModelIdentity, Usage};
+
+use super::*;
+use crate::{Genetic, GeneticConfig};
+use genprompt_core::TaskKind;
+
+/// Embeds a text as its byte histogram folded into 16 dimensions: cheap, deterministic and
+/// different for different texts.
+struct HistogramEncoder(EncoderIdentity);
+
+impl Encoder for HistogramEncoder {
+    fn identity(&self) -> &EncoderIdentity {
+        &self.0
+    }
+    fn dim(&self) -> usize {
+        16
+    }
+    fn encode(&self, texts: &[&str]) -> Result<Embeddings, EmbedError> {
+        let rows: Vec<Vec<f32>> = texts
+            .iter()
+            .map(|text| {
+                let mut row = vec![0.0f32; 16];
+                for (idx, byte) in text.bytes().enumerate() {
+                    row[(byte as usize + idx) % 16] += 1.0;
+                }
+                row
+            })
+            .collect();
+        Ok(Embeddings::from_rows_normalised(16, &rows))
+    }
+}
+
+/// Answers from a script, cycling through it; `{seed}` is replaced by the request's seed.
+struct ScriptedChat {
+    identity: ModelIdentity,
+    script: Vec<Result<&'static str, ()>>,
+    calls: Mutex<Vec<ChatRequest>>,
+}
+
+impl ScriptedChat {
+    fn new(script: Vec<Result<&'static str, ()>>) -> ScriptedChat {
+        let identity = ModelIdentity { backend: "script".into(), name: "script".into(), sha256: String::new() };
+        ScriptedChat { identity, script, calls: Mutex::new(Vec::new()) }
+    }
+}
+
+impl ChatModel for ScriptedChat {
+    fn identity(&self) -> &ModelIdentity {
+        &self.identity
+    }
+    fn chat(&self, requests: &[ChatRequest]) -> Vec<Result<ChatReply, LlmError>> {
+        let mut calls = self.calls.lock().unwrap();
+        requests
+            .iter()
+            .map(|request| {
+                let step = self.script[calls.len() % self.script.len()];
+                calls.push(request.clone());
+                step.map(|text| ChatReply {
+                    text: text.replace("{seed}", &(request.sampling.seed % 100_000).to_string()),
+                    finish: FinishReason::Stop,
+                    usage: Usage { prompt_tokens: 100, completion_tokens: 10 },
+                })
+                .map_err(|()| LlmError::Engine("scripted failure".into()))
+            })
+            .collect()
+    }
+}
+
+fn task() -> (Task, Vec<Vec<SeedRow>>) {
+    let task = Task::new(
+        "support".into(),
+        TaskKind::Classification,
+        "customer support routing".into(),
+        "customer message".into(),
+        vec![
+            Label { name: "billing".into(), definition: "charges".into() },
+            Label { name: "delivery".into(), definition: "parcels".into() },
+        ],
+        vec![Gene { name: "length".into() }, Gene { name: "tone".into() }, Gene { name: "voice".into() }],
+        SeedSelection { path: PathBuf::from("seeds.jsonl"), per_label: 3 },
+    );
+    let seeds = vec![
+        vec![
+            SeedRow { line: 1, text: "I was charged twice".into() },
+            SeedRow { line: 3, text: "Refund please".into() },
+            SeedRow { line: 5, text: "Why is my invoice so high?".into() },
+        ],
+        vec![
+            SeedRow { line: 2, text: "Where is my parcel?".into() },
+            SeedRow { line: 4, text: "The box arrived crushed".into() },
+        ],
+    ];
+    (task, seeds)
+}
+
+fn encoder() -> HistogramEncoder {
+    HistogramEncoder(EncoderIdentity { name: "hist".into(), weights_sha256: String::new() })
+}
+
+fn run(chat: &ScriptedChat, config: &RunConfig) -> GenerationOutcome {
+    let (task, seeds) = task();
+    let mut method = Genetic::new(&task, GeneticConfig::paper(), config.rng_seed);
+    run_method(&task, &seeds, &mut method, config, chat, &encoder(), &()).unwrap()
+}
+
+fn small_config() -> RunConfig {
+    let mut config = RunConfig::paper(4, 7);
+    config.batch_size = 3;
+    config.near_duplicate_threshold = None;
+    config
+}
+
+#[test]
+fn keeps_exactly_n_per_label_and_counts_every_rejection() {
+    let chat = ScriptedChat::new(vec![
+        Ok("Here is a new message:\nMessage number {seed}"),
+        Ok("I'm sorry, but I cannot do that."),
+        Ok("Refund please"),
+        Err(()),
+        Ok("   "),
+        Ok("Message number {seed}"),
+    ]);
+    let outcome = run(&chat, &small_config());
+    for (label_idx, counts) in outcome.counts.iter().enumerate() {
+        let n_label = outcome.offspring.iter().filter(|o| o.label.0 == label_idx).count();
+        assert_eq!(counts.kept, 4);
+        assert_eq!(n_label, 4);
+        let rejected = counts.rejected.total();
+        assert_eq!(counts.llm_calls, counts.kept + rejected, "every call is kept or counted: {counts:?}");
+    }
+    let total = |f: fn(&LabelCounts) -> usize| outcome.counts.iter().map(f).sum::<usize>();
+    assert!(total(|c| c.rejected.refusal) > 0);
+    assert!(total(|c| c.rejected.llm_error) > 0);
+    assert!(total(|c| c.rejected.empty) > 0);
+    assert!(total(|c| c.rejected.copies_parent) > 0, "a copy of a seed row is never kept");
+    assert!(
+        outcome.offspring.iter().all(|o| o.text.starts_with("Message number ")),
+        "preamble stripped: {:?}",
+        outcome.offspring
+    );
+    assert_eq!(outcome.tokens.completion, 10 * total(|c| c.llm_calls - c.rejected.llm_error) as u64);
+}
+
+#[test]
+fn lineage_points_at_pool_members_and_later_batches_breed_from_offspring() {
+    let chat = ScriptedChat::new(vec![Ok("Offspring text number {seed} with extra words")]);
+    let mut config = small_config();
+    config.n_per_label = 9;
+    config.max_calls_per_row = 1;
+    let outcome = run(&chat, &config);
+    let billing: Vec<&Offspring> = outcome.offspring.iter().filter(|o| o.label.0 == 0).collect();
+    assert_eq!(billing.len(), 9);
+    for offspring in &billing {
+        let known =
+            |id: &String| ["seed:1", "seed:3", "seed:5"].contains(&id.as_str()) || id.starts_with("gen:billing:");
+        assert!(offspring.lineage.parents.iter().all(known), "{:?}", offspring.lineage);
+        assert_ne!(offspring.lineage.parents[0], offspring.lineage.parents[1]);
+        let n_genes = offspring.lineage.from_parent1.len()
+            + offspring.lineage.from_parent2.len()
+            + offspring.lineage.mutated.len();
+        assert_eq!(n_genes, 3);
+    }
+    assert_eq!(billing[0].lineage.batch, 0);
+    assert!(
+        billing.iter().any(|o| o.lineage.parents.iter().any(|p| p.starts_with("gen:"))),
+        "the pool grows with offspring and they become parents"
+    );
+    let first_prompt = &chat.calls.lock().unwrap()[0].messages[1].content;
+    assert!(first_prompt.contains("Category: billing"), "{first_prompt}");
+}
+
+#[test]
+fn same_seed_gives_the_same_requests_and_rows() {
+    let script = vec![Ok("Generated message {seed}")];
+    let (a_chat, b_chat) = (ScriptedChat::new(script.clone()), ScriptedChat::new(script));
+    let a = run(&a_chat, &small_config());
+    let b = run(&b_chat, &small_config());
+    assert_eq!(a.offspring, b.offspring);
+    assert_eq!(*a_chat.calls.lock().unwrap(), *b_chat.calls.lock().unwrap());
+    let mut other = small_config();
+    other.rng_seed = 8;
+    let c = run(&ScriptedChat::new(vec![Ok("Generated message {seed}")]), &other);
+    assert_ne!(a.offspring, c.offspring);
+}
+
+#[test]
+fn a_model_that_only_fails_stops_at_the_call_cap() {
+    let chat = ScriptedChat::new(vec![Err(())]);
+    let outcome = run(&chat, &small_config());
+    assert!(outcome.offspring.is_empty());
+    for counts in &outcome.counts {
+        assert_eq!(counts.llm_calls, 4 * 4);
+        assert_eq!(counts.rejected.llm_error, 16);
+    }
+}
+
+#[test]
+fn too_few_seed_rows_is_an_error() {
+    let (task, mut seeds) = task();
+    seeds[1].truncate(1);
+    let chat = ScriptedChat::new(vec![Ok("x")]);
+    let mut method = Genetic::new(&task, GeneticConfig::paper(), 7);
+    let err = run_method(&task, &seeds, &mut method, &small_config(), &chat, &encoder(), &()).unwrap_err();
+    assert_eq!(err.to_string(), "label \"delivery\" has 1 seed row(s); Genetic Prompt needs at least 2");
+}
+
+#[test]
+fn ablations_and_per_offspring_updates() {
+    use crate::{GeneticVariant, PoolUpdate};
+    let (task, seeds) = task();
+    let chat = ScriptedChat::new(vec![Ok("A brand new text {seed}")]);
+    let mut config = GeneticConfig::paper();
+    config.variant = GeneticVariant::NoMutation;
+    config.pool_update = PoolUpdate::PerOffspring;
+    let mut method = Genetic::new(&task, config, 7);
+    let outcome = run_method(&task, &seeds, &mut method, &small_config(), &chat, &encoder(), &()).unwrap();
+    assert!(outcome.offspring.iter().all(|o| o.lineage.mutated.is_empty()), "no gene mutates");
+    assert_eq!(outcome.counts[0].batches, 4, "one request per batch when the pool grows per offspring");
+
+    config.variant = GeneticVariant::WordAsGene;
+    config.pool_update = PoolUpdate::PerBatch;
+    let mut method = Genetic::new(&task, config, 7);
+    let outcome = run_method(&task, &seeds, &mut method, &small_config(), &chat, &encoder(), &()).unwrap();
+    let lineage = &outcome.offspring[0].lineage;
+    assert_eq!(
+        (lineage.from_parent1.as_slice(), lineage.mutated.as_slice()),
+        (&["words".to_string()][..], &["words".to_string()][..])
+    );
+    let prompt = chat.calls.lock().unwrap().last().unwrap().messages[1].content.clone();
+    assert!(prompt.contains("Some words of the customer message"), "{prompt}");
+}
+
+#[test]
+fn near_duplicates_are_counted_and_relation_tags_enforced() {
+    let (mut task, seeds) = task();
+    // The histogram encoder maps texts with the same bytes at the same offsets mod 16 together.
+    let chat = ScriptedChat::new(vec![Ok("Same words here"), Ok("same words here "), Ok("Other text {seed} entirely")]);
+    let mut config = small_config();
+    config.near_duplicate_threshold = Some(0.999);
+    let mut method = Genetic::new(&task, GeneticConfig::paper(), 7);
+    let outcome = run_method(&task, &seeds, &mut method, &config, &chat, &encoder(), &()).unwrap();
+    let rejected = &outcome.counts[0].rejected;
+    assert!(rejected.duplicate + rejected.near_duplicate > 0, "{rejected:?}");
+
+    task.kind = TaskKind::RelationExtraction;
+    task.relation = Some(genprompt_core::RelationSpec { tags: ["chemical".into(), "protein".into()] });
+    let chat = ScriptedChat::new(vec![
+        Ok("<chemical>A{seed}</chemical> binds <protein>P</protein>."),
+        Ok("A binds P without tags."),
+    ]);
+    let mut method = Genetic::new(&task, GeneticConfig::paper(), 7);
+    let outcome = run_method(&task, &seeds, &mut method, &small_config(), &chat, &encoder(), &()).unwrap();
+    assert!(outcome.counts.iter().all(|c| c.rejected.missing_entity_tags > 0));
+    assert!(outcome.offspring.iter().all(|o| o.text.contains("<chemical>")));
+}
