@@ -22,7 +22,7 @@ fn model_dir() -> PathBuf {
 }
 
 fn references() -> Vec<Reference> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/minilm_reference.jsonl");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("test_data/minilm_reference.jsonl");
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("reference fixture {} is missing or unreadable: {e}", path.display()));
     let refs: Vec<Reference> = text
