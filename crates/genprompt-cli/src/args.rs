@@ -200,6 +200,16 @@ pub struct GenerationArgs {
     pub max_tokens: u32,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum MixArg {
+    /// Train on --train only.
+    Synthetic,
+    /// Train on --real-train only (the upper bound).
+    Real,
+    /// Train on --train and --real-train together.
+    Fusion,
+}
+
 #[derive(Args, Debug)]
 pub struct EvalArgs {
     /// Rows to train on (usually synthetic).
@@ -208,10 +218,19 @@ pub struct EvalArgs {
     /// Real rows to test on.
     #[arg(long)]
     pub test: PathBuf,
+    /// Real training rows: for --mix real or fusion, and for the label-faithfulness probe.
+    #[arg(long, value_name = "FILE")]
+    pub real_train: Option<PathBuf>,
+    /// What the classifier is trained on.
+    #[arg(long, value_enum, default_value_t = MixArg::Synthetic)]
+    pub mix: MixArg,
+    /// Training runs with seeds seed, seed+1, ...; scores are reported as mean and std.
+    #[arg(long, default_value_t = 3)]
+    pub runs: usize,
     /// Folder for metrics.json.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Random seed of the probe.
+    /// Random seed of the first run.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     #[command(flatten)]

@@ -4,61 +4,118 @@ use anyhow::{Context, Result};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use genprompt_core::Row;
 use genprompt_data::{read_rows, write_json_atomic};
-use genprompt_embed::Encoder;
-use genprompt_eval::{Aps, ClassificationReport, Probe, ProbeConfig, aps, classification_report};
+use genprompt_embed::{Embeddings, Encoder};
+use genprompt_eval::{
+    ClassificationReport, IntrinsicConfig, IntrinsicReport, Probe, ProbeConfig, classification_report, intrinsic_report,
+};
 use serde::Serialize;
 
-use crate::args::EvalArgs;
+use crate::args::{EvalArgs, MixArg};
 use crate::backends::{encoder_info, load_encoder};
 use crate::progress::Progress;
 
-/// `metrics.json`: what was trained on what, and how it scored.
+/// `metrics.json`: what was trained on what, how it scored, and what the training set looks like.
 #[derive(Serialize)]
 pub struct Metrics {
     pub format_version: u32,
     pub train: String,
+    pub real_train: Option<String>,
     pub test: String,
+    pub mix: &'static str,
     pub n_train: usize,
     pub n_test: usize,
     pub classifier: &'static str,
     pub encoder: genprompt_core::ModelInfo,
     pub probe: ProbeConfig,
     pub labels: Vec<String>,
-    pub test_scores: ClassificationReport,
-    /// Diversity of the training set (lower = more diverse).
-    pub train_aps: Aps,
+    /// Mean and population standard deviation over the runs.
+    pub summary: Summary,
+    /// One report per run (seed, seed+1, ...).
+    pub runs: Vec<ClassificationReport>,
+    /// Diversity and fidelity of the `--train` rows (the synthetic set).
+    pub intrinsic: IntrinsicReport,
+}
+
+#[derive(Serialize)]
+pub struct Summary {
+    pub accuracy: MeanStd,
+    pub micro_f1: MeanStd,
+    pub macro_f1: MeanStd,
+}
+
+#[derive(Clone, Copy, Serialize)]
+pub struct MeanStd {
+    pub mean: f64,
+    pub std: f64,
+}
+
+impl MeanStd {
+    fn of(values: impl Iterator<Item = f64>) -> MeanStd {
+        let values: Vec<f64> = values.collect();
+        let n = values.len().max(1) as f64;
+        let mean = values.iter().sum::<f64>() / n;
+        let std = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
+        MeanStd { mean, std }
+    }
+
+    fn percent(self) -> String {
+        format!("{:.1} ± {:.1}", 100.0 * self.mean, 100.0 * self.std)
+    }
+}
+
+/// What to evaluate; the command-line flags, resolved.
+pub struct EvalPlan<'a> {
+    pub train: &'a Path,
+    pub test: &'a Path,
+    pub real_train: Option<&'a Path>,
+    pub mix: MixArg,
+    pub runs: usize,
+    pub rng_seed: u64,
 }
 
 pub fn run(args: EvalArgs, progress: &Progress) -> Result<Metrics> {
+    if args.mix != MixArg::Synthetic && args.real_train.is_none() {
+        return Err(crate::BadInput("--mix real and --mix fusion need --real-train FILE".to_string()).into());
+    }
+    if args.runs == 0 {
+        return Err(crate::BadInput("--runs must be at least 1".to_string()).into());
+    }
     let encoder = load_encoder(&args.models)?;
-    let metrics = evaluate(&args.train, &args.test, &encoder, args.seed, progress)?;
+    let plan = EvalPlan {
+        train: &args.train,
+        test: &args.test,
+        real_train: args.real_train.as_deref(),
+        mix: args.mix,
+        runs: args.runs,
+        rng_seed: args.seed,
+    };
+    let metrics = evaluate(&plan, &encoder, progress)?;
     println!("{}", scores_table(&[("probe", &metrics)]));
     println!("{}", per_label_table(&metrics));
     if let Some(out) = &args.out {
-        let path = out.join("metrics.json");
+        let path = metrics_path(out);
         write_json_atomic(&path, &metrics)?;
         println!("metrics: {}", path.display());
     }
     Ok(metrics)
 }
 
-/// Trains a probe on `train` and tests it on `test`.
-pub fn evaluate(
-    train: &Path,
-    test: &Path,
-    encoder: &dyn Encoder,
-    rng_seed: u64,
-    progress: &Progress,
-) -> Result<Metrics> {
-    let train_rows = read_rows(train).with_context(|| format!("cannot read training rows {}", train.display()))?;
-    let test_rows = read_rows(test).with_context(|| format!("cannot read test rows {}", test.display()))?;
-    if train_rows.is_empty() || test_rows.is_empty() {
-        let empty = if train_rows.is_empty() { train } else { test };
-        return Err(crate::BadInput(format!("{} has no rows", empty.display())).into());
+fn read(path: &Path, what: &str) -> Result<Vec<Row>> {
+    let rows = read_rows(path).with_context(|| format!("cannot read {what} {}", path.display()))?;
+    if rows.is_empty() {
+        return Err(crate::BadInput(format!("{} has no rows", path.display())).into());
     }
-    // Label order: first appearance in the test rows, then labels only the training rows have.
+    Ok(rows)
+}
+
+/// Trains probes as `plan` says, tests them, and measures the `--train` rows.
+pub fn evaluate(plan: &EvalPlan<'_>, encoder: &dyn Encoder, progress: &Progress) -> Result<Metrics> {
+    let train_rows = read(plan.train, "training rows")?;
+    let test_rows = read(plan.test, "test rows")?;
+    let real_rows = plan.real_train.map(|path| read(path, "real training rows")).transpose()?;
+    // Label order: first appearance in the test rows, then labels only training rows have.
     let mut labels: Vec<String> = Vec::new();
-    for row in test_rows.iter().chain(&train_rows) {
+    for row in test_rows.iter().chain(&train_rows).chain(real_rows.iter().flatten()) {
         if !labels.contains(&row.label) {
             labels.push(row.label.clone());
         }
@@ -66,37 +123,72 @@ pub fn evaluate(
     let index = |rows: &[Row]| -> Vec<usize> {
         rows.iter().map(|row| labels.iter().position(|l| *l == row.label).expect("label collected above")).collect()
     };
-    let (train_y, test_y) = (index(&train_rows), index(&test_rows));
     let train_x = embed_rows(&train_rows, encoder, "embed train", progress)?;
     let test_x = embed_rows(&test_rows, encoder, "embed test", progress)?;
+    let real_x = real_rows.as_ref().map(|rows| embed_rows(rows, encoder, "embed real", progress)).transpose()?;
     progress.clear();
-    let probe_config = ProbeConfig { rng_seed, ..ProbeConfig::standard() };
-    let probe = Probe::train(&train_x, &train_y, labels.len(), &probe_config)?;
-    let predictions = probe.predict(&test_x);
+    let (train_y, test_y) = (index(&train_rows), index(&test_rows));
+    let real_y = real_rows.as_deref().map(index);
+
+    // The classifier's training set, per --mix.
+    let (fit_x, fit_y) = match (plan.mix, &real_x, &real_y) {
+        (MixArg::Synthetic, _, _) => (train_x.clone(), train_y.clone()),
+        (MixArg::Real, Some(x), Some(y)) => (x.clone(), y.clone()),
+        (MixArg::Fusion, Some(x), Some(y)) => {
+            let mut fused = train_x.clone();
+            fused.extend(x);
+            (fused, train_y.iter().chain(y).copied().collect())
+        }
+        _ => unreachable!("--mix real/fusion without --real-train is refused earlier"),
+    };
+    let mut runs = Vec::new();
+    let base_config = ProbeConfig { rng_seed: plan.rng_seed, ..ProbeConfig::standard() };
+    for run in 0..plan.runs {
+        let config = ProbeConfig { rng_seed: plan.rng_seed + run as u64, ..base_config.clone() };
+        let probe = Probe::train(&fit_x, &fit_y, labels.len(), &config)?;
+        runs.push(classification_report(&labels, &test_y, &probe.predict(&test_x)));
+    }
+
+    // Faithfulness needs a probe that knows real data: --real-train if given, else the test rows.
+    let (judge_x, judge_y): (&Embeddings, &[usize]) = match (&real_x, &real_y) {
+        (Some(x), Some(y)) => (x, y),
+        _ => (&test_x, &test_y),
+    };
+    let judge = Probe::train(judge_x, judge_y, labels.len(), &base_config)?;
+    let texts: Vec<&str> = train_rows.iter().map(|row| row.text.as_str()).collect();
+    let intrinsic_config = IntrinsicConfig { rng_seed: plan.rng_seed, ..IntrinsicConfig::standard() };
+    let intrinsic = intrinsic_report(&train_x, &train_y, &texts, Some((&test_x, &judge)), &intrinsic_config);
+
     Ok(Metrics {
-        format_version: 1,
-        train: train.display().to_string(),
-        test: test.display().to_string(),
-        n_train: train_rows.len(),
+        format_version: 2,
+        train: plan.train.display().to_string(),
+        real_train: plan.real_train.map(|p| p.display().to_string()),
+        test: plan.test.display().to_string(),
+        mix: match plan.mix {
+            MixArg::Synthetic => "synthetic",
+            MixArg::Real => "real",
+            MixArg::Fusion => "fusion",
+        },
+        n_train: fit_y.len(),
         n_test: test_rows.len(),
         classifier: "probe",
         encoder: encoder_info(encoder.identity()),
-        probe: probe_config,
-        test_scores: classification_report(&labels, &test_y, &predictions),
-        train_aps: aps(&train_x, &train_y),
+        probe: base_config,
+        summary: Summary {
+            accuracy: MeanStd::of(runs.iter().map(|r| r.accuracy)),
+            micro_f1: MeanStd::of(runs.iter().map(|r| r.micro_f1)),
+            macro_f1: MeanStd::of(runs.iter().map(|r| r.macro_f1)),
+        },
+        runs,
+        intrinsic,
         labels,
     })
 }
 
 /// Embeds rows in chunks so that progress can be shown.
-pub fn embed_rows(
-    rows: &[Row],
-    encoder: &dyn Encoder,
-    what: &str,
-    progress: &Progress,
-) -> Result<genprompt_embed::Embeddings> {
+pub fn embed_rows(rows: &[Row], encoder: &dyn Encoder, what: &str, progress: &Progress) -> Result<Embeddings> {
     const CHUNK: usize = 256;
-    let mut embeddings = genprompt_embed::Embeddings::new(encoder.dim());
+    let mut embeddings = Embeddings::new(encoder.dim());
     progress.start(what, rows.len() as u64);
     for chunk in rows.chunks(CHUNK) {
         let texts: Vec<&str> = chunk.iter().map(|row| row.text.as_str()).collect();
@@ -106,12 +198,12 @@ pub fn embed_rows(
     Ok(embeddings)
 }
 
-/// One table: a column per training set, rows for the scores and per-label F1.
+/// One table: a column per evaluation, rows for the scores, per-label F1 and the intrinsic metrics.
 pub fn scores_table(columns: &[(&str, &Metrics)]) -> Table {
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED);
     let mut header = vec!["metric".to_string()];
-    header.extend(columns.iter().map(|(name, m)| format!("{name}\n(n_train {})", m.n_train)));
+    header.extend(columns.iter().map(|(name, m)| format!("{name}\n(n_train {}, {} runs)", m.n_train, m.runs.len())));
     table.set_header(header);
     let row = |name: String, value: &dyn Fn(&Metrics) -> String| {
         let mut cells = vec![name];
@@ -119,27 +211,37 @@ pub fn scores_table(columns: &[(&str, &Metrics)]) -> Table {
         cells
     };
     let pct = |v: f64| format!("{:.1}", 100.0 * v);
-    let aps = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{v:.3}"));
-    table.add_row(row("accuracy = micro-F1".into(), &|m| pct(m.test_scores.accuracy)));
-    table.add_row(row("macro-F1".into(), &|m| pct(m.test_scores.macro_f1)));
-    let labels = &columns[0].1.labels;
-    for (label_idx, label) in labels.iter().enumerate() {
-        table.add_row(row(format!("F1 {label}"), &|m| {
-            m.test_scores.per_label.get(label_idx).map_or_else(|| "-".into(), |s| pct(s.f1))
+    let num = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{v:.3}"));
+    table.add_row(row("accuracy = micro-F1".into(), &|m| m.summary.accuracy.percent()));
+    table.add_row(row("macro-F1".into(), &|m| m.summary.macro_f1.percent()));
+    for (label_idx, label) in columns[0].1.labels.iter().enumerate() {
+        table.add_row(row(format!("  F1 {label}"), &|m| {
+            m.runs[0].per_label.get(label_idx).map_or_else(|| "-".into(), |s| pct(s.f1))
         }));
     }
-    table.add_row(row("APS train (lower = diverse)".into(), &|m| aps(m.train_aps.overall)));
-    table.add_row(row("  intra-label".into(), &|m| aps(m.train_aps.intra)));
-    table.add_row(row("  inter-label".into(), &|m| aps(m.train_aps.inter)));
+    table.add_row(row("APS (lower = more diverse)".into(), &|m| num(m.intrinsic.aps.overall)));
+    table.add_row(row("  intra-label / inter-label".into(), &|m| {
+        format!("{} / {}", num(m.intrinsic.aps.intra), num(m.intrinsic.aps.inter))
+    }));
+    table.add_row(row("remote-clique / chamfer (higher = more diverse)".into(), &|m| {
+        format!("{} / {}", num(m.intrinsic.remote_clique), num(m.intrinsic.chamfer))
+    }));
+    table.add_row(row("vocabulary / distinct-2".into(), &|m| {
+        format!("{} / {:.3}", m.intrinsic.text.vocabulary, m.intrinsic.text.distinct_2)
+    }));
+    table.add_row(row("self-BLEU (lower = more diverse)".into(), &|m| num(m.intrinsic.self_bleu)));
+    table.add_row(row("CMD to test set (lower = closer)".into(), &|m| num(m.intrinsic.cmd)));
+    table.add_row(row("top-5 similarity of test rows".into(), &|m| num(m.intrinsic.top_k_similarity)));
+    table.add_row(row("label faithfulness".into(), &|m| m.intrinsic.label_faithfulness.map_or("-".into(), pct)));
     table
 }
 
-/// Precision, recall, F1 and support of every label.
+/// Precision, recall, F1 and support of every label (first run).
 pub fn per_label_table(metrics: &Metrics) -> Table {
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED);
     table.set_header(["label", "precision", "recall", "F1", "support"]);
-    for scores in &metrics.test_scores.per_label {
+    for scores in &metrics.runs[0].per_label {
         table.add_row([
             scores.label.clone(),
             format!("{:.1}", 100.0 * scores.precision),

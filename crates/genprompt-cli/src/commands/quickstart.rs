@@ -7,7 +7,7 @@ use genprompt_data::{load_task, write_json_atomic};
 use genprompt_models::{DEFAULT_MODELS, Home, ModelStatus};
 
 use crate::args::{
-    GenerationArgs, GenesScheduleArg, Method, ParentsArg, PoolUpdateArg, PostprocessArg, QuickstartArgs,
+    GenerationArgs, GenesScheduleArg, Method, MixArg, ParentsArg, PoolUpdateArg, PostprocessArg, QuickstartArgs,
 };
 use crate::backends::{Timed, load_encoder};
 use crate::commands::{eval, generate, models};
@@ -64,8 +64,17 @@ pub fn run(args: QuickstartArgs, progress: &Progress) -> Result<()> {
 
     progress.step("[4/4] evaluating on real test rows (probe: frozen encoder + logistic regression)");
     let encoder = Timed::new(load_encoder(&args.models)?);
-    let synthetic = eval::evaluate(&generated.dataset, &test_path, &encoder, args.seed, progress)?;
-    let real = eval::evaluate(&args.out.join("seeds.jsonl"), &test_path, &encoder, args.seed, progress)?;
+    let seeds_path = args.out.join("seeds.jsonl");
+    let plan = |train| eval::EvalPlan {
+        train,
+        test: &test_path,
+        real_train: Some(&seeds_path),
+        mix: MixArg::Synthetic,
+        runs: 3,
+        rng_seed: args.seed,
+    };
+    let synthetic = eval::evaluate(&plan(&generated.dataset), &encoder, progress)?;
+    let real = eval::evaluate(&plan(&seeds_path), &encoder, progress)?;
     write_json_atomic(&eval::metrics_path(&args.out), &synthetic)?;
     write_json_atomic(&args.out.join("metrics-real-seeds.json"), &real)?;
 

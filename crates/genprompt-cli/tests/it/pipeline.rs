@@ -86,18 +86,38 @@ fn generate_then_eval_on_the_embedded_models() {
     generate(&context, "again", "7");
     assert_eq!(context.read("out/dataset.jsonl"), context.read("again/dataset.jsonl"));
 
-    // Evaluation on the real test rows.
+    // Evaluation on the real test rows: 3 probe runs, intrinsic metrics of the synthetic rows.
     let run = context.run(&["eval", "--train", "out/dataset.jsonl", "--test", "test.jsonl", "--out", "eval"]).success();
     assert!(run.stdout().contains("macro-F1"), "{}", run.stdout());
     let metrics: serde_json::Value = serde_json::from_str(&context.read("eval/metrics.json")).unwrap();
     assert_eq!(metrics["n_train"], 2 * N_PER_LABEL);
     assert_eq!(metrics["n_test"], 4);
-    let accuracy = metrics["test_scores"]["accuracy"].as_f64().unwrap();
+    assert_eq!(metrics["runs"].as_array().unwrap().len(), 3);
+    let first = &metrics["runs"][0];
+    let accuracy = first["accuracy"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&accuracy));
-    assert_eq!(metrics["test_scores"]["micro_f1"].as_f64().unwrap(), accuracy);
-    assert_eq!(metrics["test_scores"]["confusion"].as_array().unwrap().len(), 2);
-    let aps = metrics["train_aps"]["overall"].as_f64().unwrap();
-    assert!((-1.0..=1.0).contains(&aps));
+    assert_eq!(first["micro_f1"].as_f64().unwrap(), accuracy);
+    assert_eq!(first["confusion"].as_array().unwrap().len(), 2);
+    let mean = metrics["summary"]["accuracy"]["mean"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&mean));
+    let intrinsic = &metrics["intrinsic"];
+    assert!((-1.0..=1.0).contains(&intrinsic["aps"]["overall"].as_f64().unwrap()));
+    assert!(intrinsic["cmd"].as_f64().unwrap() >= 0.0);
+    assert!(intrinsic["text"]["vocabulary"].as_u64().unwrap() > 0);
+    assert!((0.0..=1.0).contains(&intrinsic["label_faithfulness"].as_f64().unwrap()));
+
+    // Fusion trains on synthetic and real rows together.
+    let args = ["eval", "--train", "out/dataset.jsonl", "--test", "test.jsonl", "--real-train", "seeds.jsonl"];
+    let mut fusion = args.to_vec();
+    fusion.extend(["--mix", "fusion", "--runs", "1", "--out", "fusion"]);
+    context.run(&fusion).success();
+    let metrics: serde_json::Value = serde_json::from_str(&context.read("fusion/metrics.json")).unwrap();
+    assert_eq!(metrics["n_train"], 2 * N_PER_LABEL + 6);
+    assert_eq!(metrics["mix"], "fusion");
+    let mut without_real = args[..5].to_vec();
+    without_real.extend(["--mix", "real"]);
+    let run = context.run(&without_real).failure(2);
+    assert!(run.stderr().contains("need --real-train"), "{}", run.stderr());
 
     // A second generate into the same folder is refused unless --force.
     let n = N_PER_LABEL.to_string();
@@ -111,7 +131,7 @@ fn real_seed_rows_train_a_probe_that_separates_the_test_rows() {
     tiny_task(&context);
     context.run(&["eval", "--train", "seeds.jsonl", "--test", "test.jsonl", "--out", "."]).success();
     let metrics: serde_json::Value = serde_json::from_str(&context.read("metrics.json")).unwrap();
-    assert_eq!(metrics["test_scores"]["accuracy"].as_f64().unwrap(), 1.0, "{metrics}");
+    assert_eq!(metrics["summary"]["accuracy"]["mean"].as_f64().unwrap(), 1.0, "{metrics}");
 }
 
 #[test]
