@@ -28,6 +28,9 @@ pub enum Command {
     Quickstart(QuickstartArgs),
     /// Add an `embedding` field to every row of a JSONL file.
     Embed(EmbedArgs),
+    /// Ask the LLM which attributes (genes) matter for a task; writes a list beside the task file
+    /// for you to review and copy into `genes`.
+    Genes(GenesArgs),
     /// Generate a labelled synthetic dataset for a task.
     Generate(GenerateArgs),
     /// Train a probe on one JSONL dataset and test it on another.
@@ -80,6 +83,24 @@ pub struct EmbedArgs {
     /// Where to write the rows with their embeddings.
     #[arg(long)]
     pub output: PathBuf,
+    #[command(flatten)]
+    pub models: ModelArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct GenesArgs {
+    /// The task file (its `genes` may be empty).
+    #[arg(long)]
+    pub task: PathBuf,
+    /// Real labelled rows to show the LLM, instead of the task file's `[seeds].path`.
+    #[arg(long, value_name = "FILE")]
+    pub examples: Option<PathBuf>,
+    /// Where to write the proposed genes (default: <task>.genes.toml beside the task file).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Random seed of the LLM call.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
     #[command(flatten)]
     pub models: ModelArgs,
 }
@@ -210,6 +231,14 @@ pub enum MixArg {
     Fusion,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ClassifierArg {
+    /// Frozen encoder + multinomial logistic regression (fast, any size).
+    Probe,
+    /// Fine-tune the whole encoder with a linear head on CPU (slow: about 2-4 s per step of 16).
+    Finetune,
+}
+
 #[derive(Args, Debug)]
 pub struct EvalArgs {
     /// Rows to train on (usually synthetic).
@@ -224,6 +253,20 @@ pub struct EvalArgs {
     /// What the classifier is trained on.
     #[arg(long, value_enum, default_value_t = MixArg::Synthetic)]
     pub mix: MixArg,
+    #[arg(long, value_enum, default_value_t = ClassifierArg::Probe)]
+    pub classifier: ClassifierArg,
+    /// Fine-tuning epochs.
+    #[arg(long, default_value_t = 3)]
+    pub epochs: usize,
+    /// Fine-tuning learning rate (AdamW, constant).
+    #[arg(long, default_value_t = 5e-5)]
+    pub learning_rate: f64,
+    /// Fine-tuning batch size.
+    #[arg(long, default_value_t = 16)]
+    pub batch_size: usize,
+    /// Fine-tuning: most tokens per text.
+    #[arg(long, default_value_t = 128)]
+    pub max_length: usize,
     /// Training runs with seeds seed, seed+1, ...; scores are reported as mean and std.
     #[arg(long, default_value_t = 3)]
     pub runs: usize,

@@ -27,6 +27,7 @@ fn main() -> ExitCode {
         Command::Models(command) => commands::models::run(command),
         Command::Quickstart(args) => commands::quickstart::run(args, &progress),
         Command::Embed(args) => commands::embed::run(args, &progress),
+        Command::Genes(args) => commands::genes::run(args),
         Command::Generate(args) => commands::generate::run(args, &progress).map(|_| ()),
         Command::Eval(args) => commands::eval::run(args, &progress).map(|_| ()),
     };
@@ -57,6 +58,10 @@ fn exit_code(err: &anyhow::Error) -> u8 {
             || matches!(cause.downcast_ref::<LlmError>(), Some(LlmError::Load { .. }))
             || matches!(cause.downcast_ref::<EmbedError>(), Some(EmbedError::Load { .. }))
             || cause.downcast_ref::<MethodError>().is_some_and(MethodError::is_bad_input)
+            || matches!(
+                cause.downcast_ref::<genprompt_finetune::FinetuneError>(),
+                Some(genprompt_finetune::FinetuneError::Load { .. })
+            )
     });
     if bad_input { 2 } else { 1 }
 }

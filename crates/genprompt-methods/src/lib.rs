@@ -12,6 +12,7 @@
 mod baselines;
 mod clean;
 mod error;
+mod genes;
 mod genetic;
 mod method;
 mod prompt_parts;
@@ -20,6 +21,7 @@ mod run;
 pub use baselines::{AttrPrompt, FewShot, SimPrompt, ZeroShot};
 pub use clean::{Cleaning, Rejection, check_entity_tags, clean_reply};
 pub use error::MethodError;
+pub use genes::{GENE_EXAMPLES_PER_LABEL, parse_gene_list, render_gene_prompt};
 pub use genetic::{
     GeneSchedule, Genetic, GeneticConfig, GeneticVariant, Member, ParentSelection, Parents, Pool, PoolUpdate,
     assign_genes, render_prompt, select_parents,

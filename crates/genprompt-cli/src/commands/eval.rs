@@ -10,7 +10,7 @@ use genprompt_eval::{
 };
 use serde::Serialize;
 
-use crate::args::{EvalArgs, MixArg};
+use crate::args::{ClassifierArg, EvalArgs, MixArg};
 use crate::backends::{encoder_info, load_encoder};
 use crate::progress::Progress;
 
@@ -27,6 +27,8 @@ pub struct Metrics {
     pub classifier: &'static str,
     pub encoder: genprompt_core::ModelInfo,
     pub probe: ProbeConfig,
+    /// Fine-tuning settings when `classifier` is "finetune".
+    pub finetune: Option<FinetuneSettings>,
     pub labels: Vec<String>,
     /// Mean and population standard deviation over the runs.
     pub summary: Summary,
@@ -34,6 +36,17 @@ pub struct Metrics {
     pub runs: Vec<ClassificationReport>,
     /// Diversity and fidelity of the `--train` rows (the synthetic set).
     pub intrinsic: IntrinsicReport,
+}
+
+#[derive(Clone, Serialize)]
+pub struct FinetuneSettings {
+    pub learning_rate: f64,
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub max_length: usize,
+    pub weight_decay: f64,
+    /// Entity tags found in the data and added to the tokenizer as special tokens.
+    pub special_tokens: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -71,6 +84,8 @@ pub struct EvalPlan<'a> {
     pub mix: MixArg,
     pub runs: usize,
     pub rng_seed: u64,
+    /// `None` trains probes; `Some` fine-tunes the encoder in this folder.
+    pub finetune: Option<(std::path::PathBuf, genprompt_finetune::FinetuneConfig)>,
 }
 
 pub fn run(args: EvalArgs, progress: &Progress) -> Result<Metrics> {
@@ -81,6 +96,17 @@ pub fn run(args: EvalArgs, progress: &Progress) -> Result<Metrics> {
         return Err(crate::BadInput("--runs must be at least 1".to_string()).into());
     }
     let encoder = load_encoder(&args.models)?;
+    let finetune = match args.classifier {
+        ClassifierArg::Probe => None,
+        ClassifierArg::Finetune => {
+            let mut config = genprompt_finetune::FinetuneConfig::standard();
+            config.epochs = args.epochs;
+            config.learning_rate = args.learning_rate;
+            config.batch_size = args.batch_size;
+            config.max_length = args.max_length;
+            Some((crate::backends::encoder_dir(&args.models)?, config))
+        }
+    };
     let plan = EvalPlan {
         train: &args.train,
         test: &args.test,
@@ -88,9 +114,10 @@ pub fn run(args: EvalArgs, progress: &Progress) -> Result<Metrics> {
         mix: args.mix,
         runs: args.runs,
         rng_seed: args.seed,
+        finetune,
     };
     let metrics = evaluate(&plan, &encoder, progress)?;
-    println!("{}", scores_table(&[("probe", &metrics)]));
+    println!("{}", scores_table(&[(metrics.classifier, &metrics)]));
     println!("{}", per_label_table(&metrics));
     if let Some(out) = &args.out {
         let path = metrics_path(out);
@@ -131,22 +158,58 @@ pub fn evaluate(plan: &EvalPlan<'_>, encoder: &dyn Encoder, progress: &Progress)
     let real_y = real_rows.as_deref().map(index);
 
     // The classifier's training set, per --mix.
-    let (fit_x, fit_y) = match (plan.mix, &real_x, &real_y) {
-        (MixArg::Synthetic, _, _) => (train_x.clone(), train_y.clone()),
-        (MixArg::Real, Some(x), Some(y)) => (x.clone(), y.clone()),
+    let (fit_x, fit_y, fit_texts): (Embeddings, Vec<usize>, Vec<&str>) = match (plan.mix, &real_x, &real_y) {
+        (MixArg::Synthetic, _, _) => (train_x.clone(), train_y.clone(), texts_of(&train_rows)),
+        (MixArg::Real, Some(x), Some(y)) => (x.clone(), y.clone(), texts_of(real_rows.as_deref().unwrap_or_default())),
         (MixArg::Fusion, Some(x), Some(y)) => {
             let mut fused = train_x.clone();
             fused.extend(x);
-            (fused, train_y.iter().chain(y).copied().collect())
+            let mut texts = texts_of(&train_rows);
+            texts.extend(texts_of(real_rows.as_deref().unwrap_or_default()));
+            (fused, train_y.iter().chain(y).copied().collect(), texts)
         }
         _ => unreachable!("--mix real/fusion without --real-train is refused earlier"),
     };
     let mut runs = Vec::new();
     let base_config = ProbeConfig { rng_seed: plan.rng_seed, ..ProbeConfig::standard() };
+    let mut finetune_settings = None;
     for run in 0..plan.runs {
-        let config = ProbeConfig { rng_seed: plan.rng_seed + run as u64, ..base_config.clone() };
-        let probe = Probe::train(&fit_x, &fit_y, labels.len(), &config)?;
-        runs.push(classification_report(&labels, &test_y, &probe.predict(&test_x)));
+        let rng_seed = plan.rng_seed + run as u64;
+        let predictions = match &plan.finetune {
+            None => {
+                let config = ProbeConfig { rng_seed, ..base_config.clone() };
+                Probe::train(&fit_x, &fit_y, labels.len(), &config)?.predict(&test_x)
+            }
+            Some((model_dir, config)) => {
+                let mut config = config.clone();
+                config.rng_seed = rng_seed;
+                config.special_tokens = entity_tags(&fit_texts);
+                finetune_settings.get_or_insert_with(|| FinetuneSettings {
+                    learning_rate: config.learning_rate,
+                    epochs: config.epochs,
+                    batch_size: config.batch_size,
+                    max_length: config.max_length,
+                    weight_decay: config.weight_decay,
+                    special_tokens: config.special_tokens.clone(),
+                });
+                let label = format!("fine-tune {}/{}", run + 1, plan.runs);
+                progress.start(&label, 0);
+                let mut on_step = |step: usize, n_steps: usize, loss: f32| {
+                    progress.update(step as u64, &format!("of {n_steps} steps, loss {loss:.3}"));
+                };
+                let classifier = genprompt_finetune::TextClassifier::train(
+                    model_dir,
+                    &fit_texts,
+                    &fit_y,
+                    labels.len(),
+                    &config,
+                    &mut on_step,
+                )?;
+                progress.clear();
+                classifier.predict(&texts_of(&test_rows))?
+            }
+        };
+        runs.push(classification_report(&labels, &test_y, &predictions));
     }
 
     // Faithfulness needs a probe that knows real data: --real-train if given, else the test rows.
@@ -171,9 +234,10 @@ pub fn evaluate(plan: &EvalPlan<'_>, encoder: &dyn Encoder, progress: &Progress)
         },
         n_train: fit_y.len(),
         n_test: test_rows.len(),
-        classifier: "probe",
+        classifier: if plan.finetune.is_some() { "finetune" } else { "probe" },
         encoder: encoder_info(encoder.identity()),
         probe: base_config,
+        finetune: finetune_settings,
         summary: Summary {
             accuracy: MeanStd::of(runs.iter().map(|r| r.accuracy)),
             micro_f1: MeanStd::of(runs.iter().map(|r| r.micro_f1)),
@@ -183,6 +247,35 @@ pub fn evaluate(plan: &EvalPlan<'_>, encoder: &dyn Encoder, progress: &Progress)
         intrinsic,
         labels,
     })
+}
+
+fn texts_of(rows: &[Row]) -> Vec<&str> {
+    rows.iter().map(|row| row.text.as_str()).collect()
+}
+
+/// XML-style entity tags (`<chemical>`, `</chemical>`, `<e1>`...) present in at least a tenth of
+/// the rows: relation tasks keep them in the text, and the fine-tuned tokenizer must see each as
+/// one token rather than as `<`, `chemical`, `>`.
+pub fn entity_tags(texts: &[&str]) -> Vec<String> {
+    let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
+    for text in texts {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut rest = *text;
+        while let Some(start) = rest.find('<') {
+            rest = &rest[start..];
+            let Some(end) = rest.find('>') else { break };
+            let tag = &rest[..=end];
+            let name = tag.trim_start_matches("</").trim_start_matches('<').trim_end_matches('>');
+            if !name.is_empty() && name.len() <= 24 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                seen.insert(tag.to_string());
+            }
+            rest = &rest[1..];
+        }
+        for tag in seen {
+            *counts.entry(tag).or_default() += 1;
+        }
+    }
+    counts.into_iter().filter(|(_, n)| *n * 10 >= texts.len().max(1)).map(|(tag, _)| tag).collect()
 }
 
 /// Embeds rows in chunks so that progress can be shown.

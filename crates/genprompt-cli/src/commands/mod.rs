@@ -3,5 +3,6 @@
 pub mod embed;
 pub mod eval;
 pub mod generate;
+pub mod genes;
 pub mod models;
 pub mod quickstart;

@@ -72,6 +72,7 @@ pub fn run(args: QuickstartArgs, progress: &Progress) -> Result<()> {
         mix: MixArg::Synthetic,
         runs: 3,
         rng_seed: args.seed,
+        finetune: None,
     };
     let synthetic = eval::evaluate(&plan(&generated.dataset), &encoder, progress)?;
     let real = eval::evaluate(&plan(&seeds_path), &encoder, progress)?;

@@ -152,3 +152,37 @@ fn embed_adds_a_unit_vector_to_every_row_and_keeps_other_fields() {
         assert!((norm - 1.0).abs() < 1e-4, "{norm}");
     }
 }
+
+#[test]
+fn finetune_classifier_and_relation_tags_as_special_tokens() {
+    let context = TestContext::new();
+    tiny_task(&context);
+    let args = ["eval", "--train", "seeds.jsonl", "--test", "test.jsonl", "--classifier", "finetune", "--runs", "1"];
+    let mut args = args.to_vec();
+    args.extend(["--epochs", "2", "--batch-size", "2", "--learning-rate", "1e-4", "--out", "ft"]);
+    context.run(&args).success();
+    let metrics: serde_json::Value = serde_json::from_str(&context.read("ft/metrics.json")).unwrap();
+    assert_eq!(metrics["classifier"], "finetune");
+    assert_eq!(metrics["finetune"]["epochs"], 2);
+    assert_eq!(metrics["runs"][0]["confusion"].as_array().unwrap().len(), 2);
+    assert!(metrics["finetune"]["special_tokens"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn genes_proposes_a_reviewable_list_or_says_why_not() {
+    let context = TestContext::new();
+    tiny_task(&context);
+    let run = context.run(&["genes", "--task", "task.toml"]);
+    match run.code() {
+        Some(0) => {
+            let proposed: toml::Value = toml::from_str(&context.read("task.genes.toml")).unwrap();
+            let genes = proposed["genes"].as_array().unwrap();
+            assert!(!genes.is_empty());
+            assert!(genes.iter().all(|g| g.as_str() != Some("sports") && g.as_str() != Some("politics")));
+        }
+        Some(1) => {
+            assert!(run.stderr().contains("the model named no usable genes; its reply was:"), "{}", run.stderr())
+        }
+        other => panic!("unexpected exit {other:?}: {}", run.stderr()),
+    }
+}

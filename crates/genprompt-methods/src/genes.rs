@@ -1,0 +1,72 @@
+//! Gene identification (paper §2.1): ask the LLM which attributes of a text, viewed as genes,
+//! matter for the task. The answer is a list of names for a person to review, not values.
+
+use genprompt_core::{SeedRow, Task};
+
+use crate::prompt_parts::one_line;
+
+/// Real rows shown per label when asking for genes.
+pub const GENE_EXAMPLES_PER_LABEL: usize = 2;
+
+/// The question, with the task's labels and a few real rows.
+pub fn render_gene_prompt(task: &Task, seed_rows: &[Vec<SeedRow>]) -> String {
+    let mut prompt =
+        format!("We are building a dataset for the {} task. Each text is a {}.\n", task.domain, task.text_kind);
+    prompt.push_str("The labels are:\n");
+    for label in task.labels() {
+        prompt.push_str(&format!("- {}: {}\n", label.name, label.definition));
+    }
+    prompt.push_str("Examples:\n");
+    for label_id in task.label_ids() {
+        for row in seed_rows[label_id.0].iter().take(GENE_EXAMPLES_PER_LABEL) {
+            prompt.push_str(&format!("- ({}) {}\n", task.label(label_id).name, one_line(&row.text)));
+        }
+    }
+    prompt.push_str(&format!(
+        "\nIf text attributes are viewed as genes, which genes are most important in the given {} task? \
+Answer with 4 to 7 attribute names such as length or style, one per line, without explanations.",
+        task.domain
+    ));
+    prompt
+}
+
+/// Gene names from a free-form reply: list markers, numbering, explanations after ':' or ' - ',
+/// and markdown are dropped; names are lowercased snake_case of at most four words, deduplicated.
+pub fn parse_gene_list(reply: &str) -> Vec<String> {
+    let mut genes: Vec<String> = Vec::new();
+    for line in reply.lines().map(str::trim) {
+        if line.ends_with(':') {
+            continue; // a heading such as "Here are the genes:"
+        }
+        // "length, style, tone" on one line is a list; "Tone: polite, angry" is a name and its notes.
+        let items: Vec<&str> = if line.contains(':') { vec![line] } else { line.split(',').collect() };
+        for item in items {
+            let item = item.trim().trim_start_matches(|c: char| c.is_ascii_digit() || "-*•.)# ".contains(c));
+            let name = item.split([':', '(']).next().unwrap_or("").split(" - ").next().unwrap_or("");
+            let name = name.replace(['*', '`', '"', '\''], "");
+            let words: Vec<String> =
+                name.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect();
+            if words.is_empty() || words.len() > 4 || words.iter().any(|w| w.len() > 24) {
+                continue;
+            }
+            let gene = words.join("_");
+            if !genes.contains(&gene) {
+                genes.push(gene);
+            }
+        }
+    }
+    genes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gene_lists_in_the_shapes_models_answer_with() {
+        let reply = "Here are the genes:\n1. **Length**: how long the text is\n2. Tone - polite or angry\n- Voice (active/passive)\n* sub-topic\n3. Length\nThis list covers the main aspects of the messages in the dataset.";
+        assert_eq!(parse_gene_list(reply), ["length", "tone", "voice", "sub_topic"]);
+        assert_eq!(parse_gene_list("length, style, sentence structure"), ["length", "style", "sentence_structure"]);
+        assert!(parse_gene_list("").is_empty());
+    }
+}
