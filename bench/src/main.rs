@@ -4,8 +4,14 @@
 //! - `llm`: batched generation (parallel sequences in one llama.cpp context) against the same
 //!   requests answered one at a time, plus prefill and decode speed of single requests.
 //! - `encoder`: length-sorted batches against encoding one text at a time.
+//! - `eval`: probe training and the intrinsic metrics at 100k rows against the same work at 10k
+//!   rows (the ratio shows how they scale), with peak memory.
 //!
-//! Usage: `cargo run --release -p genprompt-bench -- llm|encoder [threads]`
+//! - `finetune`: fine-tuning MiniLM (1 epoch, batch 16, max length 128) on N rows against
+//!   training the probe on the same rows (embedding included).
+//!
+//! Usage: `cargo run --release -p genprompt-bench -- llm|encoder|eval [threads]`,
+//! `... -- finetune [N rows, default 160]`
 
 use std::time::Instant;
 
@@ -25,6 +31,8 @@ fn main() {
     match what.as_str() {
         "llm" => bench_llm(&home, threads),
         "encoder" => bench_encoder(&home),
+        "eval" => bench_eval(),
+        "finetune" => bench_finetune(&home, threads.max(160)),
         other => panic!("unknown benchmark {other}; use llm or encoder"),
     }
 }
@@ -127,4 +135,101 @@ fn bench_encoder(home: &Home) {
     println!("reference: one text at a time: {:.1} texts/s", n / one_by_one);
     println!("length-sorted batches of 32: {:.1} texts/s", n / batched);
     println!("speed-up of batching: {:.2}x", one_by_one / batched);
+}
+
+/// Random unit rows around `n_labels` cluster centres, so the probe has something to learn.
+fn clustered(n_rows: usize, n_labels: usize, rng_seed: u64) -> (genprompt_embed::Embeddings, Vec<usize>) {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(rng_seed);
+    let dim = 384;
+    let centres: Vec<Vec<f32>> =
+        (0..n_labels).map(|_| (0..dim).map(|_| rng.random_range(-1.0..1.0)).collect()).collect();
+    let mut rows = Vec::with_capacity(n_rows);
+    let mut labels = Vec::with_capacity(n_rows);
+    for idx in 0..n_rows {
+        let label = idx % n_labels;
+        rows.push(centres[label].iter().map(|c| c + rng.random_range(-3.0f32..3.0)).collect::<Vec<f32>>());
+        labels.push(label);
+    }
+    (genprompt_embed::Embeddings::from_rows_normalised(dim, &rows), labels)
+}
+
+/// Peak resident memory of this process so far, from /proc (Linux).
+fn peak_rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kb: f64 = status
+        .lines()
+        .find(|line| line.starts_with("VmHWM:"))
+        .and_then(|line| line.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    kb / 1024.0
+}
+
+fn bench_eval() {
+    use genprompt_eval::{IntrinsicConfig, Probe, ProbeConfig, intrinsic_report};
+    let words = ["order", "refund", "parcel", "login", "late", "charged", "app", "crash", "invoice", "address"];
+    let measure = |n_rows: usize| {
+        let (synthetic, labels) = clustered(n_rows, 4, 1);
+        let (real, real_labels) = clustered(7_600, 4, 2);
+        let texts: Vec<String> = (0..n_rows)
+            .map(|idx| (0..20).map(|w| words[(idx * 7 + w * 3 + idx / 11) % words.len()]).collect::<Vec<_>>().join(" "))
+            .collect();
+        let text_refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let started = Instant::now();
+        let probe = Probe::train(&synthetic, &labels, 4, &ProbeConfig::standard()).expect("probe trains");
+        let probe_s = started.elapsed().as_secs_f64();
+        let judge = Probe::train(&real, &real_labels, 4, &ProbeConfig::standard()).expect("probe trains");
+        let started = Instant::now();
+        let report =
+            intrinsic_report(&synthetic, &labels, &text_refs, Some((&real, &judge)), &IntrinsicConfig::standard());
+        let metrics_s = started.elapsed().as_secs_f64();
+        let accuracy = probe.predict(&real).iter().zip(&real_labels).filter(|(p, g)| p == g).count() as f64 / 7_600.0;
+        (probe_s, metrics_s, accuracy, report.aps.overall.unwrap_or(0.0))
+    };
+    let (probe_10k, metrics_10k, _, _) = measure(10_000);
+    let (probe_100k, metrics_100k, accuracy, aps) = measure(100_000);
+    println!("synthetic clusters, 384-d, 4 labels; 7,600 real rows; one process");
+    println!(
+        "probe training: 10k rows (reference) {probe_10k:.2} s, 100k rows {probe_100k:.2} s ({:.1}x for 10x the rows), held-out accuracy {accuracy:.3}",
+        probe_100k / probe_10k
+    );
+    println!(
+        "intrinsic metrics: 10k rows (reference) {metrics_10k:.2} s, 100k rows {metrics_100k:.2} s ({:.1}x for 10x the rows), APS {aps:.3}",
+        metrics_100k / metrics_10k
+    );
+    println!("peak resident memory of the whole run: {:.0} MB", peak_rss_mb());
+}
+
+fn bench_finetune(home: &Home, n_rows: usize) {
+    use genprompt_eval::{Probe, ProbeConfig};
+    use genprompt_finetune::{FinetuneConfig, TextClassifier};
+    let dir = home.require(&DEFAULT_ENCODER).expect("run `genprompt models fetch`");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/quickstart/test.jsonl");
+    let rows = genprompt_data::read_rows(&path).expect("test rows");
+    let labels: Vec<String> = ["billing", "delivery", "technical"].map(String::from).to_vec();
+    let texts: Vec<&str> = (0..n_rows).map(|idx| rows[idx % rows.len()].text.as_str()).collect();
+    let y: Vec<usize> =
+        (0..n_rows).map(|idx| labels.iter().position(|l| *l == rows[idx % rows.len()].label).unwrap()).collect();
+
+    let started = Instant::now();
+    let encoder = MiniLmEncoder::load(&dir, EncoderOptions::default()).expect("encoder loads");
+    let x = encoder.encode(&texts).expect("encode");
+    Probe::train(&x, &y, 3, &ProbeConfig::standard()).expect("probe");
+    let probe_s = started.elapsed().as_secs_f64();
+
+    let config = FinetuneConfig { epochs: 1, ..FinetuneConfig::standard() };
+    let started = Instant::now();
+    let mut n_steps = 0;
+    TextClassifier::train(&dir, &texts, &y, 3, &config, &mut |step, _, _| n_steps = step).expect("fine-tune");
+    let finetune_s = started.elapsed().as_secs_f64();
+    println!("{n_rows} rows of the quickstart test set, 1 epoch, batch 16, max length 128");
+    println!("reference: embed + probe: {probe_s:.1} s ({:.0} rows/s)", n_rows as f64 / probe_s);
+    println!(
+        "fine-tune: {finetune_s:.1} s, {n_steps} steps, {:.2} s/step, {:.1} rows/s ({:.0}x the probe)",
+        finetune_s / n_steps as f64,
+        n_rows as f64 / finetune_s,
+        finetune_s / probe_s
+    );
+    println!("extrapolated: 3,000 rows x 3 epochs = {:.0} min", 9000.0 / (n_rows as f64 / finetune_s) / 60.0);
 }

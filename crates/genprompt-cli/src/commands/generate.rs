@@ -127,6 +127,10 @@ pub fn generate(
     // The dataset goes into place first: a manifest always describes a complete dataset.
     writer.finish()?;
     write_json_atomic(&out.join("manifest.json"), &manifest)?;
+    let label_names: Vec<String> = task.labels().iter().map(|l| l.name.clone()).collect();
+    let card_path = out.join("README.md");
+    std::fs::write(&card_path, super::card::render(&manifest, &label_names))
+        .map_err(|source| genprompt_data::DataError::io(&card_path, source))?;
     Ok(Generated { dataset, manifest })
 }
 

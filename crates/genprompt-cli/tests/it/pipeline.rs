@@ -82,6 +82,12 @@ fn generate_then_eval_on_the_embedded_models() {
     }
     assert!(manifest["tokens"]["completion"].as_u64().unwrap() > 0);
 
+    // A dataset card that Hugging Face `datasets` reads: front matter naming the data file.
+    let card = context.read("out/README.md");
+    assert!(card.starts_with("---\nconfigs:\n  - config_name: default\n"), "{card}");
+    assert!(card.contains("        path: dataset.jsonl\n"), "{card}");
+    assert!(card.contains("| sports | 3 |"), "{card}");
+
     // Same seed, same model: the same dataset, byte for byte.
     generate(&context, "again", "7");
     assert_eq!(context.read("out/dataset.jsonl"), context.read("again/dataset.jsonl"));
