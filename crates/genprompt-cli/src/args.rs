@@ -117,6 +117,9 @@ pub enum Method {
     Zeroshot,
     /// Few-shot (Li et al. 2023): the same with labelled real examples it must not copy.
     Fewshot,
+    /// Curated LLM (Seedat et al. 2024): SimPrompt, keeping rows a classifier trained on the real
+    /// seed rows labels confidently.
+    Curated,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]

@@ -6,6 +6,7 @@
 mod args;
 mod backends;
 mod commands;
+mod curation;
 mod progress;
 
 use std::process::ExitCode;

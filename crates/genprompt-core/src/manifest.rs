@@ -58,6 +58,7 @@ pub struct RejectionCounts {
     pub near_duplicate: usize,
     pub copies_parent: usize,
     pub missing_entity_tags: usize,
+    pub curated_out: usize,
     pub llm_error: usize,
 }
 
@@ -69,6 +70,7 @@ impl RejectionCounts {
             + self.near_duplicate
             + self.copies_parent
             + self.missing_entity_tags
+            + self.curated_out
             + self.llm_error
     }
 }

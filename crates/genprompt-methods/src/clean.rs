@@ -30,6 +30,8 @@ pub enum Rejection {
     CopiesParent,
     /// A relation task's reply without exactly the required entity tags.
     MissingEntityTags,
+    /// Curated LLM: a classifier trained on real rows is not confident about its label.
+    CuratedOut,
     LlmError,
 }
 

@@ -18,7 +18,7 @@ mod method;
 mod prompt_parts;
 mod run;
 
-pub use baselines::{AttrPrompt, FewShot, SimPrompt, ZeroShot};
+pub use baselines::{AttrPrompt, Confidence, Curated, CurationThresholds, FewShot, LabelJudge, SimPrompt, ZeroShot};
 pub use clean::{Cleaning, Rejection, check_entity_tags, clean_reply};
 pub use error::MethodError;
 pub use genes::{GENE_EXAMPLES_PER_LABEL, parse_gene_list, render_gene_prompt};

@@ -44,6 +44,12 @@ pub trait Method {
     /// The offspring kept from the last batch (id, text) with their embeddings, in order.
     fn kept(&mut self, offspring: &[(String, String)], embeddings: &Embeddings);
 
+    /// A last look at the batch's candidates (already cleaned and deduplicated), by embedding:
+    /// `false` drops a candidate as curated out. Most methods keep everything.
+    fn screen(&self, _candidates: &Embeddings) -> Vec<bool> {
+        vec![true; _candidates.len()]
+    }
+
     /// The request of draft `draft_idx` of the last batch failed (no reply at all).
     fn request_failed(&mut self, _draft_idx: usize) {}
 

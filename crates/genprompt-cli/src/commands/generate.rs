@@ -6,8 +6,9 @@ use anyhow::Result;
 use genprompt_core::{LabelCounts, MANIFEST_FORMAT_VERSION, Manifest, Timings};
 use genprompt_data::{LoadedTask, RowWriter, load_task, write_json_atomic};
 use genprompt_methods::{
-    AttrPrompt, Cleaning, FewShot, GeneSchedule, GenerationOutcome, Genetic, GeneticConfig, GeneticVariant, Method,
-    ParentSelection, PoolUpdate, RunConfig, SamplingConfig, SimPrompt, ZeroShot, run_method,
+    AttrPrompt, Cleaning, Curated, CurationThresholds, FewShot, GeneSchedule, GenerationOutcome, Genetic,
+    GeneticConfig, GeneticVariant, Method, ParentSelection, PoolUpdate, RunConfig, SamplingConfig, SimPrompt, ZeroShot,
+    run_method,
 };
 use serde_json::{Value, json};
 
@@ -90,19 +91,29 @@ pub fn generate(
     progress: &Progress,
 ) -> Result<Generated> {
     check_method_flags(method, generation)?;
+    let started = Instant::now();
     let task = &loaded.task;
+    progress.step("loading models");
+    let chat = Timed::new(load_llm(models)?);
+    let encoder = Timed::new(load_encoder(models)?);
+    let load_s = started.elapsed().as_secs_f64();
+    let judge = match method {
+        MethodArg::Curated => Some(crate::curation::ProbeJudge::train(&loaded.seed_rows, &encoder, config.rng_seed)?),
+        _ => None,
+    };
     let mut method: Box<dyn Method + '_> = match method {
         MethodArg::Genetic => Box::new(Genetic::new(task, genetic_config(generation), config.rng_seed)),
         MethodArg::Simprompt => Box::new(SimPrompt::new(task, config.rng_seed)),
         MethodArg::Attrprompt => Box::new(AttrPrompt::new(task, config.rng_seed)),
         MethodArg::Zeroshot => Box::new(ZeroShot::new(task)),
         MethodArg::Fewshot => Box::new(FewShot::new(task, &loaded.seed_rows, config.rng_seed)),
+        MethodArg::Curated => Box::new(Curated::new(
+            task,
+            judge.as_ref().expect("the judge is trained for curated above"),
+            CurationThresholds::standard(),
+            config.rng_seed,
+        )),
     };
-    let started = Instant::now();
-    progress.step("loading models");
-    let chat = Timed::new(load_llm(models)?);
-    let encoder = Timed::new(load_encoder(models)?);
-    let load_s = started.elapsed().as_secs_f64();
     let outcome = run_method(task, &loaded.seed_rows, method.as_mut(), config, &chat, &encoder, progress)?;
     progress.clear();
 
@@ -188,7 +199,7 @@ fn print_summary(generated: &Generated) {
     for (label, counts) in &manifest.labels {
         let rejected = &counts.rejected;
         println!(
-            "{label}: kept {}/{} from {} calls; rejected {} (refusal {}, empty {}, duplicate {}, near duplicate {}, copies {}, missing entity tags {}, llm error {}); truncated {}",
+            "{label}: kept {}/{} from {} calls; rejected {} (refusal {}, empty {}, duplicate {}, near duplicate {}, copies {}, missing entity tags {}, curated out {}, llm error {}); truncated {}",
             counts.kept,
             counts.requested,
             counts.llm_calls,
@@ -199,6 +210,7 @@ fn print_summary(generated: &Generated) {
             rejected.near_duplicate,
             rejected.copies_parent,
             rejected.missing_entity_tags,
+            rejected.curated_out,
             rejected.llm_error,
             counts.truncated
         );

@@ -40,6 +40,8 @@ fn every_method_and_ablation_runs() {
     }
     check(&context, "zeroshot", &["--method", "zeroshot"], "zeroshot");
     check(&context, "fewshot", &["--method", "fewshot"], "fewshot");
+    let manifest = check(&context, "curated", &["--method", "curated"], "curated");
+    assert_eq!(manifest["parameters"]["min_confidence"], 0.5);
     let manifest = check(&context, "nomut", &["--ablation", "no-mutation", "--pool-update", "offspring"], "genetic");
     assert_eq!(manifest["parameters"]["ablation"], "no-mutation");
     assert!(read_jsonl(&context.path("nomut/dataset.jsonl")).iter().all(|r| r["lineage"].get("mutated").is_none()));

@@ -2,10 +2,12 @@
 //! examples, attribute values) from the label's seed rows with a per-batch random stream.
 
 mod attrprompt;
+mod curated;
 mod li2023;
 mod simprompt;
 
 pub use attrprompt::AttrPrompt;
+pub use curated::{Confidence, Curated, CurationThresholds, LabelJudge};
 pub use li2023::{FewShot, ZeroShot};
 pub use simprompt::SimPrompt;
 

@@ -175,3 +175,22 @@ fn draws_are_seeded() {
     let b = first_prompt(&mut SimPrompt::new(&task, 5), 0, 2);
     assert_eq!(a, b);
 }
+
+#[test]
+fn curated_screens_with_the_judge_and_drafts_like_simprompt() {
+    struct FirstRowOnly;
+    impl crate::LabelJudge for FirstRowOnly {
+        fn judge(&self, candidates: &Embeddings, _: LabelId) -> Vec<crate::Confidence> {
+            (0..candidates.len())
+                .map(|row| crate::Confidence { mean: if row == 0 { 0.9 } else { 0.4 }, aleatoric: 0.1 })
+                .collect()
+        }
+    }
+    let task = task(false);
+    let judge = FirstRowOnly;
+    let mut curated = crate::Curated::new(&task, &judge, crate::CurationThresholds::standard(), 5);
+    let draft = first_prompt(&mut curated, 0, 2);
+    assert_eq!(draft, first_prompt(&mut SimPrompt::new(&task, 5), 0, 2));
+    let candidates = Embeddings::from_rows_normalised(2, &[[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]);
+    assert_eq!(curated.screen(&candidates), [true, false, false]);
+}

@@ -173,10 +173,15 @@ impl LabelRun<'_> {
             }
             let texts: Vec<&str> = candidates.iter().map(|(_, text, _)| text.as_str()).collect();
             let candidate_embeddings = self.encoder.encode(&texts)?;
+            let passes = method.screen(&candidate_embeddings);
             let mut kept = Vec::new();
             let mut batch_embeddings = Embeddings::new(self.encoder.dim());
             for (row, (draft_idx, text, truncated)) in candidates.into_iter().enumerate() {
                 let embedding = candidate_embeddings.row(row);
+                if !passes.get(row).copied().unwrap_or(true) {
+                    count_rejection(&mut counts, Rejection::CuratedOut);
+                    continue;
+                }
                 if self.is_near_duplicate(embedding, &kept_embeddings) {
                     count_rejection(&mut counts, Rejection::NearDuplicate);
                     continue;
@@ -259,6 +264,7 @@ fn count_rejection(counts: &mut LabelCounts, rejection: Rejection) {
         Rejection::NearDuplicate => rejected.near_duplicate += 1,
         Rejection::CopiesParent => rejected.copies_parent += 1,
         Rejection::MissingEntityTags => rejected.missing_entity_tags += 1,
+        Rejection::CuratedOut => rejected.curated_out += 1,
         Rejection::LlmError => rejected.llm_error += 1,
     }
 }
