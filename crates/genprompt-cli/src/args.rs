@@ -35,6 +35,9 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Train a probe on one JSONL dataset and test it on another.
     Eval(EvalArgs),
+    /// Run several methods on one task with equal budgets and seeds, evaluate each, and write a
+    /// self-contained HTML report.
+    Compare(CompareArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -279,6 +282,42 @@ pub struct EvalArgs {
     /// Random seed of the first run.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    #[command(flatten)]
+    pub models: ModelArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct CompareArgs {
+    /// The task file.
+    #[arg(long)]
+    pub task: PathBuf,
+    /// Methods to compare, comma-separated: genetic, simprompt, attrprompt, zeroshot, fewshot,
+    /// curated, and the Genetic Prompt variants genetic-random (w/o active selection),
+    /// genetic-argmax, genetic-no-mutation, genetic-word-as-gene.
+    #[arg(long, value_delimiter = ',', default_value = "genetic,simprompt,attrprompt,genetic-random")]
+    pub methods: Vec<String>,
+    /// Rows to keep per label, for every method.
+    #[arg(short = 'n', long = "n-per-label", value_name = "N")]
+    pub n_per_label: usize,
+    /// Real rows to test on.
+    #[arg(long)]
+    pub test: PathBuf,
+    /// Real labelled rows that seed the methods, instead of the task file's `[seeds].path`.
+    #[arg(long, value_name = "FILE")]
+    pub examples: Option<PathBuf>,
+    /// Real training rows: adds a "real data" reference row and the label-faithfulness probe.
+    #[arg(long, value_name = "FILE")]
+    pub real_train: Option<PathBuf>,
+    /// Output folder: report.html, plots/, metrics.json, and one folder per method.
+    #[arg(long, default_value = "genprompt-compare")]
+    pub out: PathBuf,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Probe runs per evaluation.
+    #[arg(long, default_value_t = 3)]
+    pub runs: usize,
+    #[command(flatten)]
+    pub generation: GenerationArgs,
     #[command(flatten)]
     pub models: ModelArgs,
 }

@@ -81,6 +81,13 @@ impl<T> Timed<T> {
     }
 }
 
+impl<T: Encoder> Timed<T> {
+    /// The wrapped encoder's identity as one line, e.g. for report headers.
+    pub fn inner_identity(&self) -> String {
+        self.inner.identity().to_string()
+    }
+}
+
 impl<T: ChatModel> ChatModel for Timed<T> {
     fn identity(&self) -> &ModelIdentity {
         self.inner.identity()

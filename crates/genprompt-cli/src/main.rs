@@ -31,6 +31,7 @@ fn main() -> ExitCode {
         Command::Genes(args) => commands::genes::run(args),
         Command::Generate(args) => commands::generate::run(args, &progress).map(|_| ()),
         Command::Eval(args) => commands::eval::run(args, &progress).map(|_| ()),
+        Command::Compare(args) => commands::compare::run(args, &progress),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,6 +1,7 @@
 //! One module per subcommand; each turns its arguments into library calls and renders results.
 
 pub mod card;
+pub mod compare;
 pub mod embed;
 pub mod eval;
 pub mod generate;
