@@ -61,6 +61,20 @@ pub struct ModelArgs {
     /// CPU threads for the LLM (default: one fewer than the machine has, at least one).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// An OpenAI-compatible endpoint (OpenAI, vLLM, Ollama, llama.cpp server), e.g.
+    /// http://127.0.0.1:8080/v1; without it the embedded model runs.
+    #[arg(long, env = "OPENAI_BASE_URL", value_name = "URL")]
+    pub base_url: Option<String>,
+    /// The endpoint's model name (required with --base-url).
+    #[arg(long, value_name = "NAME")]
+    pub model: Option<String>,
+    /// Environment variable that holds the API key (default OPENAI_API_KEY if set; local servers
+    /// need none). The key itself never goes on the command line.
+    #[arg(long, value_name = "VAR")]
+    pub api_key_env: Option<String>,
+    /// Most requests in flight to the endpoint (it adapts downwards on 429s and slow replies).
+    #[arg(long, default_value_t = 32)]
+    pub max_in_flight: usize,
 }
 
 #[derive(Args, Debug)]

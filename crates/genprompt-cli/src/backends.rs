@@ -33,7 +33,23 @@ pub fn encoder_dir(args: &ModelArgs) -> Result<PathBuf> {
     }
 }
 
-pub fn load_llm(args: &ModelArgs) -> Result<LlamaChatModel> {
+/// The endpoint when `--base-url` (or OPENAI_BASE_URL) is given, else the embedded GGUF model.
+pub fn load_llm(args: &ModelArgs) -> Result<Box<dyn ChatModel>> {
+    let Some(base_url) = &args.base_url else {
+        return Ok(Box::new(load_gguf(args)?));
+    };
+    let Some(model) = &args.model else {
+        return Err(crate::BadInput("--base-url needs --model NAME (the endpoint's model)".to_string()).into());
+    };
+    let mut config = genprompt_llm_http::HttpConfig::new(base_url.clone(), model.clone())
+        .with_api_key_env(args.api_key_env.as_deref())
+        .map_err(|err| crate::BadInput(err.to_string()))?;
+    config.max_in_flight = args.max_in_flight.max(1);
+    tracing::info!(base_url = %base_url, model = %model, "using an OpenAI-compatible endpoint");
+    Ok(Box::new(genprompt_llm_http::HttpChatModel::new(config)?))
+}
+
+fn load_gguf(args: &ModelArgs) -> Result<LlamaChatModel> {
     let path = llm_path(args)?;
     let mut options = LlamaOptions::for_this_machine();
     if let Some(threads) = args.threads {

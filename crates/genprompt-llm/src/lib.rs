@@ -104,6 +104,16 @@ pub trait ChatModel: Send + Sync {
     fn chat(&self, requests: &[ChatRequest]) -> Vec<Result<ChatReply, LlmError>>;
 }
 
+impl<T: ChatModel + ?Sized> ChatModel for Box<T> {
+    fn identity(&self) -> &ModelIdentity {
+        (**self).identity()
+    }
+
+    fn chat(&self, requests: &[ChatRequest]) -> Vec<Result<ChatReply, LlmError>> {
+        (**self).chat(requests)
+    }
+}
+
 #[derive(Clone, Debug, thiserror::Error)]
 pub enum LlmError {
     #[error("cannot load model {path}: {message}")]

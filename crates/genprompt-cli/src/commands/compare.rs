@@ -97,7 +97,11 @@ pub fn run(args: CompareArgs, progress: &Progress) -> Result<()> {
         Some(real) => {
             progress.step("== real training data (reference)");
             let metrics = eval::evaluate(&plan(&args, real, MixArg::Real), &encoder, progress)?;
-            let result = MethodResult { name: "real data".to_string(), metrics: serde_json::to_value(&metrics)?, ..Default::default() };
+            let result = MethodResult {
+                name: "real data".to_string(),
+                metrics: serde_json::to_value(&metrics)?,
+                ..Default::default()
+            };
             all_metrics.insert("real data".to_string(), metrics);
             Some(result)
         }
@@ -106,7 +110,10 @@ pub fn run(args: CompareArgs, progress: &Progress) -> Result<()> {
     progress.clear();
     let comparison = Comparison {
         task: loaded.task.name.clone(),
-        generator: results.first().and_then(|r| r.manifest.as_ref()).map_or_else(String::new, |m| m["llm"]["name"].to_string()),
+        generator: results
+            .first()
+            .and_then(|r| r.manifest.as_ref())
+            .map_or_else(String::new, |m| m["llm"]["name"].to_string()),
         encoder: encoder.inner_identity(),
         test_set: args.test.display().to_string(),
         details: vec![

@@ -3,6 +3,7 @@
 //! Tests that generate or embed use the real default models, fetched once with
 //! `genprompt models fetch`; without them they fail with a message naming that command.
 
+mod endpoint;
 mod errors;
 mod methods;
 mod pipeline;
@@ -43,8 +44,15 @@ impl TestContext {
 
     /// Runs `genprompt args...` in the folder, with progress bars off.
     pub fn run(&self, args: &[&str]) -> Run {
+        self.run_with_env(args, &[])
+    }
+
+    /// Like `run`, with extra environment variables.
+    pub fn run_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         let output = Command::new(env!("CARGO_BIN_EXE_genprompt"))
             .args(args)
+            .envs(env.iter().copied())
+            .env_remove("OPENAI_BASE_URL")
             .arg("--no-progress")
             .current_dir(self.dir.path())
             .env_remove("RUST_LOG")

@@ -106,3 +106,46 @@ definition = "the chemical inhibits expression of the protein"
         assert_eq!(text.matches("</protein>").count(), 1, "{text}");
     }
 }
+
+#[test]
+fn compare_writes_a_self_contained_report_and_metrics_for_every_method() {
+    let context = TestContext::new();
+    tiny_task(&context);
+    let args = [
+        "compare",
+        "--task",
+        "task.toml",
+        "--test",
+        "test.jsonl",
+        "--real-train",
+        "seeds.jsonl",
+        "-n",
+        "2",
+        "--methods",
+        "genetic,simprompt",
+        "--batch-size",
+        "2",
+        "--max-tokens",
+        "32",
+        "--runs",
+        "2",
+        "--out",
+        "cmp",
+    ];
+    let run = context.run(&args).success();
+    assert!(run.stdout().contains("report: "), "{}", run.stdout());
+    let html = context.read("cmp/report.html");
+    for needle in
+        [r#"<table id="table-downstream">"#, r#"<table id="table-intrinsic">"#, "genetic", "simprompt", "<svg"]
+    {
+        assert!(html.contains(needle), "report lacks {needle}");
+    }
+    assert!(!html.contains("src=\"http") && !html.contains("href=\"http"), "the report fetches nothing");
+    let metrics: serde_json::Value = serde_json::from_str(&context.read("cmp/metrics.json")).unwrap();
+    for method in ["genetic", "simprompt", "real data"] {
+        assert_eq!(metrics[method]["runs"].as_array().map(Vec::len), Some(2), "{method}");
+    }
+    assert!(context.path("cmp/methods/genetic/dataset.jsonl").is_file());
+    assert!(context.path("cmp/methods/simprompt/manifest.json").is_file());
+    assert!(std::fs::read_dir(context.path("cmp/plots")).unwrap().count() >= 4);
+}

@@ -1,0 +1,67 @@
+//! Generation through an OpenAI-compatible endpoint: the in-process fault server of
+//! genprompt-llm-http stands in for vLLM, Ollama or OpenAI.
+
+use genprompt_llm_http::testing::FaultServer;
+
+use crate::{TestContext, read_jsonl, tiny_task};
+
+const SECRET: &str = "sk-test-0123456789abcdef-do-not-leak";
+
+#[test]
+fn generate_through_an_endpoint_without_leaking_the_key() {
+    let server = FaultServer::start();
+    let context = TestContext::new();
+    tiny_task(&context);
+    let base_url = server.base_url();
+    let args = [
+        "generate",
+        "--task",
+        "task.toml",
+        "-n",
+        "3",
+        "--out",
+        "out",
+        "--base-url",
+        &base_url,
+        "--model",
+        "test-model",
+        "--api-key-env",
+        "GENPROMPT_TEST_KEY",
+        "--keep-near-duplicates",
+        "-v",
+    ];
+    let run = context.run_with_env(&args, &[("GENPROMPT_TEST_KEY", SECRET)]).success();
+
+    let rows = read_jsonl(&context.path("out/dataset.jsonl"));
+    assert_eq!(rows.iter().filter(|r| r["label"] == "sports").count(), 3);
+    assert_eq!(rows.iter().filter(|r| r["label"] == "politics").count(), 3);
+    let manifest: serde_json::Value = serde_json::from_str(&context.read("out/manifest.json")).unwrap();
+    assert_eq!(manifest["llm"]["backend"], "openai-compatible");
+    assert_eq!(manifest["llm"]["name"], "test-model");
+
+    let hits = server.hits();
+    assert!(hits.len() >= 6, "{} requests reached the server", hits.len());
+    assert!(hits.iter().all(|hit| hit.authorization.as_deref() == Some(&format!("Bearer {SECRET}")[..])));
+    assert_eq!(hits[0].body["model"], "test-model");
+
+    // The key appears in no file the run wrote and in no output line.
+    for entry in std::fs::read_dir(context.path("out")).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains(SECRET), "{} contains the API key", path.display());
+    }
+    assert!(!run.stdout().contains(SECRET) && !run.stderr().contains(SECRET), "the key was printed");
+}
+
+#[test]
+fn base_url_without_model_or_with_a_missing_key_variable_is_bad_input() {
+    let context = TestContext::new();
+    tiny_task(&context);
+    let args = ["generate", "--task", "task.toml", "-n", "1", "--out", "out", "--base-url", "http://127.0.0.1:9/v1"];
+    let run = context.run(&args).failure(2);
+    assert!(run.stderr().contains("--base-url needs --model"), "{}", run.stderr());
+    let mut with_model = args.to_vec();
+    with_model.extend(["--model", "m", "--api-key-env", "GENPROMPT_TEST_UNSET_KEY"]);
+    let run = context.run(&with_model).failure(2);
+    assert!(run.stderr().contains("GENPROMPT_TEST_UNSET_KEY"), "{}", run.stderr());
+}

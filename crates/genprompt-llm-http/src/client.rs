@@ -1,0 +1,277 @@
+//! One request's life: admission, the attempt, classification of what came back, and retries.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use genprompt_llm::{ChatReply, ChatRequest, FinishReason};
+use reqwest::StatusCode;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
+use serde_json::Value;
+
+use crate::admission::{Admission, Cost};
+use crate::{HttpConfig, HttpError, HttpStats, wire};
+
+/// Counters behind [`HttpStats`].
+#[derive(Default)]
+pub(crate) struct Counters {
+    requests: AtomicU64,
+    attempts: AtomicU64,
+    retries: AtomicU64,
+    rate_limited: AtomicU64,
+    timeouts: AtomicU64,
+    server_errors: AtomicU64,
+    connection_errors: AtomicU64,
+    invalid_responses: AtomicU64,
+    invalid_json: AtomicU64,
+    failed: AtomicU64,
+    truncated: AtomicU64,
+    prompt_tokens: AtomicU64,
+    completion_tokens: AtomicU64,
+}
+
+fn bump(counter: &AtomicU64, by: u64) {
+    counter.fetch_add(by, Ordering::Relaxed);
+}
+
+impl Counters {
+    pub(crate) fn snapshot(&self, current_concurrency: usize) -> HttpStats {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        HttpStats {
+            requests: get(&self.requests),
+            attempts: get(&self.attempts),
+            retries: get(&self.retries),
+            rate_limited: get(&self.rate_limited),
+            timeouts: get(&self.timeouts),
+            server_errors: get(&self.server_errors),
+            connection_errors: get(&self.connection_errors),
+            invalid_responses: get(&self.invalid_responses),
+            invalid_json: get(&self.invalid_json),
+            failed: get(&self.failed),
+            truncated: get(&self.truncated),
+            prompt_tokens: get(&self.prompt_tokens),
+            completion_tokens: get(&self.completion_tokens),
+            current_concurrency,
+        }
+    }
+}
+
+/// What one attempt came to.
+enum Outcome {
+    Reply(ChatReply),
+    /// Worth another try; `wait` is the server's `Retry-After`; `congestion` halves concurrency.
+    Retry {
+        error: HttpError,
+        wait: Option<Duration>,
+        congestion: bool,
+    },
+    Fail(HttpError),
+}
+
+/// Everything the request tasks share.
+pub(crate) struct Client {
+    pub http: reqwest::Client,
+    pub url: reqwest::Url,
+    pub auth: Option<HeaderValue>,
+    pub config: HttpConfig,
+    pub admission: Admission,
+    pub counters: Counters,
+}
+
+impl Client {
+    /// Answers one request, retrying what is worth retrying, at most `1 + max_retries` attempts.
+    pub(crate) async fn answer(&self, request: &ChatRequest, seed: u64, schema: Option<&Value>) -> ChatResult {
+        let body = wire::request_body(&self.config.model, request, seed, schema);
+        let reserved = Cost {
+            input: f64::from(wire::estimate_prompt_tokens(request)),
+            output: f64::from(request.sampling.max_tokens),
+        };
+        let tries = self.config.max_retries.saturating_add(1);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let permit = self.admission.admit(reserved).await;
+            let sent = Instant::now();
+            bump(&self.counters.attempts, 1);
+            let outcome = self.attempt(body.clone()).await;
+            let (error, wait) = match outcome {
+                Outcome::Reply(reply) => {
+                    self.admission.success(sent, reply.usage.completion_tokens);
+                    drop(permit);
+                    self.on_reply(&reply, reserved);
+                    return Ok(reply);
+                }
+                Outcome::Fail(error) => {
+                    drop(permit);
+                    self.admission.refund(reserved);
+                    return Err(self.fail(error));
+                }
+                Outcome::Retry { error, wait, congestion } => {
+                    if congestion && self.admission.congestion(sent) {
+                        tracing::info!(
+                            limit = self.admission.limit(),
+                            "the server is congested; fewer requests in flight"
+                        );
+                    }
+                    drop(permit);
+                    self.admission.refund(reserved);
+                    (error, wait)
+                }
+            };
+            if let Some(wait) = wait {
+                if wait > self.config.max_retry_after {
+                    return Err(self.fail(HttpError::RetryAfterTooLong(wait)));
+                }
+                self.admission.pause_until(Instant::now() + wait);
+            }
+            if attempt >= tries {
+                return Err(self.fail(HttpError::GaveUp { tries, last: Box::new(error) }));
+            }
+            let wait = wait.filter(|w| !w.is_zero()).unwrap_or_else(|| self.backoff(attempt));
+            tracing::debug!(attempt, wait_ms = wait.as_millis() as u64, %error, "retrying a chat request");
+            bump(&self.counters.retries, 1);
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Full jitter: uniform below `base * 2^(attempt-1)`, capped at `backoff_max`.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let ceiling = self.config.backoff_base.saturating_mul(1 << (attempt - 1).min(20)).min(self.config.backoff_max);
+        Duration::from_secs_f64(rand::random_range(0.0..=ceiling.as_secs_f64()))
+    }
+
+    fn on_reply(&self, reply: &ChatReply, reserved: Cost) {
+        bump(&self.counters.requests, 1);
+        bump(&self.counters.prompt_tokens, u64::from(reply.usage.prompt_tokens));
+        bump(&self.counters.completion_tokens, u64::from(reply.usage.completion_tokens));
+        if reply.finish == FinishReason::Length {
+            bump(&self.counters.truncated, 1);
+        }
+        if reply.usage != Default::default() {
+            self.admission.refund(Cost {
+                input: reserved.input - f64::from(reply.usage.prompt_tokens),
+                output: reserved.output - f64::from(reply.usage.completion_tokens),
+            });
+        }
+    }
+
+    fn fail(&self, error: HttpError) -> HttpError {
+        bump(&self.counters.requests, 1);
+        bump(&self.counters.failed, 1);
+        tracing::warn!(%error, "a chat request failed");
+        error
+    }
+
+    pub(crate) fn count_invalid_json(&self) {
+        bump(&self.counters.invalid_json, 1);
+    }
+
+    /// A `chat_json` request whose every reply was invalid (its attempts were counted already).
+    pub(crate) fn count_failed(&self) {
+        bump(&self.counters.failed, 1);
+    }
+
+    /// Sends once and sorts the result into reply, retry or failure.
+    async fn attempt(&self, body: Vec<u8>) -> Outcome {
+        let mut request = self.http.post(self.url.clone()).header(CONTENT_TYPE, "application/json").body(body);
+        if let Some(auth) = &self.auth {
+            request = request.header(AUTHORIZATION, auth.clone());
+        }
+        let exchange = async {
+            let response = request.send().await?;
+            let status = response.status();
+            let headers = response.headers().clone();
+            let body = response.bytes().await?;
+            Ok::<_, reqwest::Error>((status, headers, body))
+        };
+        let (status, headers, body) = match tokio::time::timeout(self.config.timeout, exchange).await {
+            Err(_) => {
+                bump(&self.counters.timeouts, 1);
+                let error = HttpError::Timeout(self.config.timeout);
+                return Outcome::Retry { error, wait: None, congestion: true };
+            }
+            Ok(Err(err)) => {
+                bump(&self.counters.connection_errors, 1);
+                let error = HttpError::Connection(self.redact(&describe(err)));
+                return Outcome::Retry { error, wait: None, congestion: false };
+            }
+            Ok(Ok(parts)) => parts,
+        };
+        self.admission.observe(wire::limit_hint(&headers, "requests"), wire::limit_hint(&headers, "tokens"));
+        if status.is_success() {
+            return match wire::parse_reply(&body) {
+                Ok((reply, _)) => Outcome::Reply(reply),
+                Err(why) => {
+                    bump(&self.counters.invalid_responses, 1);
+                    Outcome::Retry { error: HttpError::InvalidResponse(why), wait: None, congestion: false }
+                }
+            };
+        }
+        let message = self.redact(&wire::error_message(&body));
+        let error = HttpError::Status { status: status.as_u16(), message };
+        let wait = wire::retry_after(&headers, SystemTime::now());
+        match status {
+            StatusCode::TOO_MANY_REQUESTS => {
+                bump(&self.counters.rate_limited, 1);
+                // OpenAI's exhausted credit is a 429 too; waiting will not fix it.
+                if wire::error_code(&body).as_deref() == Some("insufficient_quota") {
+                    return Outcome::Fail(error);
+                }
+                Outcome::Retry { error, wait, congestion: true }
+            }
+            StatusCode::REQUEST_TIMEOUT | StatusCode::CONFLICT => Outcome::Retry { error, wait, congestion: false },
+            s if s.is_server_error() => {
+                bump(&self.counters.server_errors, 1);
+                // 503, 504 and Anthropic-style 529 mean "overloaded".
+                let congestion = matches!(s.as_u16(), 503 | 504 | 529);
+                Outcome::Retry { error, wait, congestion }
+            }
+            s if s.is_redirection() => {
+                let to = headers.get("location").and_then(|v| v.to_str().ok()).unwrap_or("elsewhere");
+                let message = format!("redirected to {}; use that as the base URL", wire::truncate(to, 200));
+                Outcome::Fail(HttpError::Status { status: s.as_u16(), message: self.redact(&message) })
+            }
+            _ => Outcome::Fail(error),
+        }
+    }
+
+    fn redact(&self, text: &str) -> String {
+        match &self.config.api_key {
+            Some(key) => key.redact(text),
+            None => text.to_string(),
+        }
+    }
+}
+
+pub(crate) type ChatResult = Result<ChatReply, HttpError>;
+
+/// The error and its causes in one line, without the URL (it could carry credentials).
+fn describe(err: reqwest::Error) -> String {
+    let err = err.without_url();
+    let mut text = err.to_string();
+    let mut source = std::error::Error::source(&err);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    wire::truncate(&text, 300)
+}
+
+/// The `Authorization` header, marked sensitive so `http`'s Debug never shows it.
+pub(crate) fn bearer(key: &str) -> Result<HeaderValue, HttpError> {
+    let mut value = HeaderValue::from_str(&format!("Bearer {key}"))
+        .map_err(|_| HttpError::Config("the API key contains characters not allowed in a header".to_string()))?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn bearer_header_is_masked_in_debug() {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(reqwest::header::AUTHORIZATION, super::bearer("sk-hidden").unwrap());
+        assert!(!format!("{headers:?}").contains("sk-hidden"));
+        assert!(super::bearer("bad\nkey").is_err());
+    }
+}

@@ -1,0 +1,33 @@
+use std::time::Duration;
+
+use genprompt_llm::LlmError;
+
+/// Everything that can go wrong talking to an endpoint. Messages never contain the API key or
+/// request headers; server messages are truncated.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum HttpError {
+    #[error("invalid HTTP backend settings: {0}")]
+    Config(String),
+    #[error("the server answered HTTP {status}: {message}")]
+    Status { status: u16, message: String },
+    #[error("no complete reply within {0:?}; raise the timeout if the model is slow")]
+    Timeout(Duration),
+    #[error("the connection failed: {0}")]
+    Connection(String),
+    #[error("the server sent an unusable reply: {0}")]
+    InvalidResponse(String),
+    #[error("the server asked to wait {0:?} before retrying, longer than max_retry_after; try again later")]
+    RetryAfterTooLong(Duration),
+    #[error("gave up after {tries} tries; last error: {last}")]
+    GaveUp { tries: u32, last: Box<HttpError> },
+    #[error("no valid JSON reply after {tries} tries: {message}")]
+    InvalidJson { tries: u32, message: String },
+    #[error("internal error in the HTTP backend: {0}")]
+    Internal(String),
+}
+
+impl From<HttpError> for LlmError {
+    fn from(err: HttpError) -> LlmError {
+        LlmError::Engine(err.to_string())
+    }
+}

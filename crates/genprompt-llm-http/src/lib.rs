@@ -1,0 +1,220 @@
+//! An OpenAI-compatible chat backend (OpenAI, vLLM, Ollama, llama.cpp server) behind the same
+//! `ChatModel` trait as the embedded model, built to survive real providers.
+//!
+//! A call's requests are sent concurrently from a tokio runtime the model owns; results come back
+//! in request order, one per request. Admission control (see `admission.rs`) keeps requests in
+//! flight under a cap that halves on 429s, overload codes, timeouts and queueing latency, and
+//! grows back by one after a run of successes; it also honours `Retry-After` for every request
+//! and enforces optional per-minute budgets, tightened by `x-ratelimit-*` headers. Failed attempts
+//! are retried with full-jitter exponential backoff a bounded number of times; other 4xx fail at
+//! once with the server's message. The API key is a [`Secret`] and never reaches a log or error.
+
+mod admission;
+mod client;
+mod config;
+mod error;
+mod json;
+/// The fault-injecting test server; behind the `testing` feature.
+#[cfg(feature = "testing")]
+pub mod testing;
+mod wire;
+
+use std::fmt;
+use std::sync::{Arc, Once};
+
+use genprompt_llm::{ChatModel, ChatReply, ChatRequest, LlmError, ModelIdentity};
+use serde_json::Value;
+use tokio::runtime::Runtime;
+use tokio::task::JoinSet;
+use tracing::instrument::WithSubscriber;
+
+use admission::{Admission, Aimd, Bucket, Budgets};
+use client::{ChatResult, Client, Counters};
+pub use config::{DEFAULT_API_KEY_ENV, HttpConfig, Secret};
+pub use error::HttpError;
+
+/// Fault and usage counters since the model was built, for the CLI's report.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HttpStats {
+    /// Completions asked for, answered or failed: one per entry of a `chat` call, one per try of
+    /// `chat_json`.
+    pub requests: u64,
+    /// HTTP requests sent, retries included.
+    pub attempts: u64,
+    pub retries: u64,
+    /// 429 answers.
+    pub rate_limited: u64,
+    pub timeouts: u64,
+    /// 5xx answers.
+    pub server_errors: u64,
+    /// Refused, reset or dropped connections.
+    pub connection_errors: u64,
+    /// 2xx answers with an empty or malformed body or no choices.
+    pub invalid_responses: u64,
+    /// `chat_json` replies that were not valid JSON for the schema.
+    pub invalid_json: u64,
+    /// Requests that ended in an error after their retries.
+    pub failed: u64,
+    /// Replies cut at `max_tokens` (`finish_reason = "length"`).
+    pub truncated: u64,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    /// The adaptive limit on requests in flight right now.
+    pub current_concurrency: usize,
+}
+
+/// A reply of [`HttpChatModel::chat_json`] and the JSON value parsed from it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JsonReply {
+    pub reply: ChatReply,
+    pub value: Value,
+}
+
+/// The OpenAI-compatible chat backend.
+pub struct HttpChatModel {
+    identity: ModelIdentity,
+    client: Arc<Client>,
+    /// `Option` only so `Drop` can shut it down without blocking.
+    runtime: Option<Runtime>,
+}
+
+impl fmt::Debug for HttpChatModel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpChatModel").field("config", &self.client.config).finish_non_exhaustive()
+    }
+}
+
+static TLS_PROVIDER: Once = Once::new();
+
+impl HttpChatModel {
+    /// Checks the settings and builds the client and its runtime; sends nothing.
+    pub fn new(config: HttpConfig) -> Result<HttpChatModel, LlmError> {
+        let load = |err: HttpError| LlmError::Load { path: config.base_url.clone(), message: err.to_string() };
+        let url = config.endpoint().map_err(load)?;
+        // reqwest is built without a default TLS provider; the error only says one is installed.
+        TLS_PROVIDER.call_once(|| {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        });
+        let auth = config.api_key.as_ref().map(|key| client::bearer(key.expose())).transpose().map_err(load)?;
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(config.timeout.min(std::time::Duration::from_secs(10)))
+            .pool_max_idle_per_host(config.max_in_flight)
+            // Our own loop retries; the client's would hide attempts from the stats.
+            .retry(reqwest::retry::never())
+            // Following a redirect turns a POST into a GET; report it instead.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("genprompt/", env!("CARGO_PKG_VERSION")));
+        if is_loopback(&url) {
+            // A local server must not be sent through a system proxy.
+            builder = builder.no_proxy();
+        }
+        let http = builder.build().map_err(|err| load(HttpError::Config(err.without_url().to_string())))?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 4)))
+            .thread_name("genprompt-http")
+            .enable_all()
+            .build()
+            .map_err(|err| load(HttpError::Internal(format!("cannot start the async runtime: {err}"))))?;
+        let now = std::time::Instant::now();
+        let bucket = |per_minute: Option<u32>| per_minute.map(|n| Bucket::new(f64::from(n), now));
+        let budgets = Budgets {
+            requests: bucket(config.requests_per_minute),
+            input: bucket(config.input_tokens_per_minute),
+            output: bucket(config.output_tokens_per_minute),
+        };
+        let admission = Admission::new(Aimd::new(config.max_in_flight, config.latency_factor), budgets);
+        let identity = ModelIdentity {
+            backend: "openai-compatible".to_string(),
+            name: config.model.clone(),
+            sha256: String::new(),
+        };
+        let client = Client { http, url, auth, config, admission, counters: Counters::default() };
+        Ok(HttpChatModel { identity, client: Arc::new(client), runtime: Some(runtime) })
+    }
+
+    pub fn stats(&self) -> HttpStats {
+        self.client.counters.snapshot(self.client.admission.limit())
+    }
+
+    /// Like `chat`, but asks for JSON matching `schema` (`response_format: json_schema`) and
+    /// retries replies that do not parse or do not fit (up to `json_retries` more calls, each with
+    /// a different but deterministic seed, since the same seed would give the same bad reply).
+    /// The schema check covers `type`, `required`, `properties` and `items`; the server enforces
+    /// the rest where it supports schemas.
+    pub fn chat_json(&self, requests: &[ChatRequest], schema: &Value) -> Vec<Result<JsonReply, LlmError>> {
+        let schema = Arc::new(schema.clone());
+        self.run(requests, move |client, request| {
+            let schema = schema.clone();
+            async move { json::answer(&client, &request, &schema).await }
+        })
+    }
+
+    /// Runs one task per request on the runtime and collects the results in request order.
+    fn run<T, F, Fut>(&self, requests: &[ChatRequest], task: F) -> Vec<Result<T, LlmError>>
+    where
+        T: Send + 'static,
+        F: Fn(Arc<Client>, ChatRequest) -> Fut,
+        Fut: Future<Output = Result<T, HttpError>> + Send + 'static,
+    {
+        let runtime = self.runtime.as_ref().expect("the runtime lives until drop");
+        let mut tasks = JoinSet::new();
+        let mut index = std::collections::HashMap::new();
+        for (i, request) in requests.iter().enumerate() {
+            // Carry the caller's log subscriber into the worker threads.
+            let future = task(self.client.clone(), request.clone()).with_current_subscriber();
+            index.insert(tasks.spawn_on(future, runtime.handle()).id(), i);
+        }
+        let collect = async move {
+            let mut results: Vec<Option<Result<T, HttpError>>> =
+                std::iter::repeat_with(|| None).take(index.len()).collect();
+            while let Some(joined) = tasks.join_next_with_id().await {
+                let (id, result) = match joined {
+                    Ok((id, result)) => (id, result),
+                    Err(err) => (err.id(), Err(HttpError::Internal(format!("a request task failed: {err}")))),
+                };
+                results[index[&id]] = Some(result);
+            }
+            results
+        };
+        // `block_on` panics inside an async context; there, block a helper thread instead.
+        let results = if tokio::runtime::Handle::try_current().is_ok() {
+            std::thread::scope(|s| s.spawn(|| runtime.block_on(collect)).join().expect("collecting never panics"))
+        } else {
+            runtime.block_on(collect)
+        };
+        results
+            .into_iter()
+            .map(|r| {
+                r.unwrap_or_else(|| Err(HttpError::Internal("a request task vanished".to_string())))
+                    .map_err(LlmError::from)
+            })
+            .collect()
+    }
+}
+
+impl ChatModel for HttpChatModel {
+    fn identity(&self) -> &ModelIdentity {
+        &self.identity
+    }
+
+    fn chat(&self, requests: &[ChatRequest]) -> Vec<Result<ChatReply, LlmError>> {
+        self.run(requests, |client, request| async move {
+            let result: ChatResult = client.answer(&request, request.sampling.seed, None).await;
+            result
+        })
+    }
+}
+
+impl Drop for HttpChatModel {
+    fn drop(&mut self) {
+        // Dropping a runtime blocks, which panics inside another runtime; this never blocks.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+fn is_loopback(url: &reqwest::Url) -> bool {
+    let host = url.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']');
+    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}

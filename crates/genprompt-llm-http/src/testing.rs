@@ -1,0 +1,328 @@
+//! A fault-injecting OpenAI-compatible server on loopback, for tests of anything that talks to an
+//! endpoint: a test scripts, per request key, the answers to successive hits (429, 5xx, slow,
+//! reset, bad bodies, refusals, truncation) and then checks what the server saw.
+//!
+//! A request's key is the content of its last message, so scripts do not depend on the order in
+//! which concurrent requests arrive. Once a key's script is used up, hits get the default answer.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use genprompt_llm::{ChatMessage, ChatRequest, Sampling};
+use serde_json::{Value, json};
+use tokio::runtime::Runtime;
+use tokio::sync::Semaphore;
+
+use crate::HttpConfig;
+
+/// The text of [`Fault::Refusal`].
+pub const REFUSAL: &str = "I'm sorry, but I can't help with that.";
+
+/// One answer of the server.
+#[derive(Clone, Debug)]
+pub enum Fault {
+    /// `reply to {key}`, `finish_reason: "stop"`, with usage.
+    Ok,
+    /// A normal answer with this content.
+    Reply(String),
+    /// A normal answer with the refusal text [`REFUSAL`].
+    Refusal,
+    /// A normal answer cut at `max_tokens`: `finish_reason: "length"`.
+    Length,
+    /// A normal answer plus these headers (e.g. `x-ratelimit-*`).
+    WithHeaders(Vec<(String, String)>),
+    /// 429 with this `Retry-After` value, if any.
+    RateLimited(Option<String>),
+    /// 429 with OpenAI's `insufficient_quota` body: the account is out of credit.
+    QuotaExceeded,
+    /// This status with an OpenAI-style error body carrying the message.
+    Status(u16, String),
+    /// 401 whose message echoes the bearer token received, as careless servers do.
+    Unauthorized,
+    /// A normal answer after this delay (longer than the client's timeout, usually).
+    Slow(Duration),
+    /// The other fault, after this delay.
+    After(Duration, Box<Fault>),
+    /// The connection is dropped without an answer.
+    Reset,
+    /// 200 with a truncated JSON body.
+    InvalidJson,
+    /// 200 with no body at all.
+    EmptyBody,
+    /// 200 with `choices: []`.
+    EmptyChoices,
+}
+
+impl Fault {
+    pub fn status(code: u16) -> Fault {
+        Fault::Status(code, format!("injected HTTP {code}"))
+    }
+}
+
+/// What the server saw of one hit.
+#[derive(Clone, Debug)]
+pub struct Hit {
+    pub key: String,
+    /// 1 for the first hit of this key.
+    pub attempt: usize,
+    /// Requests at the server when this one arrived, itself included.
+    pub in_flight: usize,
+    /// Hits already answered (or dropped) when this one arrived.
+    pub completed_before: usize,
+    pub authorization: Option<String>,
+    pub body: Value,
+}
+
+#[derive(Default)]
+struct Script {
+    faults: HashMap<String, VecDeque<Fault>>,
+    default: Option<Fault>,
+    hits: Vec<Hit>,
+    latency: Duration,
+    workers: Option<Arc<Semaphore>>,
+}
+
+#[derive(Default)]
+struct Shared {
+    script: Mutex<Script>,
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
+    completed: AtomicUsize,
+}
+
+impl Shared {
+    fn script(&self) -> MutexGuard<'_, Script> {
+        self.script.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// The server; it stops when dropped.
+pub struct FaultServer {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    runtime: Option<Runtime>,
+}
+
+impl FaultServer {
+    /// Listens on `127.0.0.1` on a free port, on a runtime of its own.
+    pub fn start() -> FaultServer {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("fault-server")
+            .enable_all()
+            .build()
+            .expect("a test runtime starts");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("loopback has a free port");
+        listener.set_nonblocking(true).expect("sockets can be non-blocking");
+        let addr = listener.local_addr().expect("a bound socket has an address");
+        let shared = Arc::new(Shared::default());
+        let app = Router::new().route("/v1/chat/completions", post(completions)).with_state(shared.clone());
+        let _entered = runtime.enter();
+        let listener = tokio::net::TcpListener::from_std(listener).expect("tokio adopts the socket");
+        runtime.spawn(async move { axum::serve(listener, app).await });
+        FaultServer { addr, shared, runtime: Some(runtime) }
+    }
+
+    /// `http://127.0.0.1:PORT/v1`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+
+    /// Answers the next hits of `key` with `faults`, in order.
+    pub fn script(&self, key: &str, faults: impl IntoIterator<Item = Fault>) {
+        self.shared.script().faults.entry(key.to_string()).or_default().extend(faults);
+    }
+
+    /// The answer once a key's script is used up (initially [`Fault::Ok`]).
+    pub fn set_default(&self, fault: Fault) {
+        self.shared.script().default = Some(fault);
+    }
+
+    /// Delay of every normal answer.
+    pub fn set_latency(&self, latency: Duration) {
+        self.shared.script().latency = latency;
+    }
+
+    /// Works on at most `n` requests at once and queues the rest, as vLLM does.
+    pub fn set_parallel(&self, n: usize) {
+        self.shared.script().workers = Some(Arc::new(Semaphore::new(n)));
+    }
+
+    /// Every hit so far, in arrival order.
+    pub fn hits(&self) -> Vec<Hit> {
+        self.shared.script().hits.clone()
+    }
+
+    pub fn hits_for(&self, key: &str) -> Vec<Hit> {
+        self.hits().into_iter().filter(|hit| hit.key == key).collect()
+    }
+
+    /// Most requests at the server at once so far.
+    pub fn max_in_flight(&self) -> usize {
+        self.shared.max_in_flight.load(Ordering::SeqCst)
+    }
+
+    pub fn reset_max_in_flight(&self) {
+        self.shared.max_in_flight.store(0, Ordering::SeqCst);
+    }
+}
+
+impl Drop for FaultServer {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// The key tests use for request `i`.
+pub fn key(i: usize) -> String {
+    format!("request {i}")
+}
+
+/// Request `i`: a system and a user message (the key), every sampling field set, seed `i`.
+pub fn request(i: usize) -> ChatRequest {
+    ChatRequest {
+        messages: vec![ChatMessage::system("Answer briefly."), ChatMessage::user(key(i))],
+        sampling: Sampling {
+            temperature: 0.7,
+            top_p: 0.9,
+            max_tokens: 64,
+            stop: vec!["\n\n".to_string()],
+            seed: i as u64,
+        },
+    }
+}
+
+/// Settings for tests: 500 ms timeout, millisecond backoffs, 4 retries, 8 in flight, and no
+/// latency signal (a busy test machine's scheduling noise would look like queueing).
+pub fn fast_config(base_url: &str) -> HttpConfig {
+    HttpConfig {
+        max_in_flight: 8,
+        latency_factor: None,
+        timeout: Duration::from_millis(500),
+        max_retries: 4,
+        backoff_base: Duration::from_millis(2),
+        backoff_max: Duration::from_millis(20),
+        ..HttpConfig::new(base_url, "test-model")
+    }
+}
+
+/// Counts a request out of the server however its handler ends (even by unwinding).
+struct InFlight(Arc<Shared>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+        self.0.completed.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+async fn completions(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let key = body.pointer("/messages").and_then(Value::as_array).and_then(|m| m.last());
+    let key = key.and_then(|m| m["content"].as_str()).unwrap_or_default().to_string();
+    let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let in_flight = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    shared.max_in_flight.fetch_max(in_flight, Ordering::SeqCst);
+    let _in_flight = InFlight(shared.clone());
+    let (mut fault, latency, workers) = {
+        let mut script = shared.script();
+        let attempt = 1 + script.hits.iter().filter(|hit| hit.key == key).count();
+        let next = script.faults.get_mut(&key).and_then(VecDeque::pop_front);
+        let fault = next.or_else(|| script.default.clone()).unwrap_or(Fault::Ok);
+        let completed_before = shared.completed.load(Ordering::SeqCst);
+        let hit = Hit { key: key.clone(), attempt, in_flight, completed_before, authorization, body: body.clone() };
+        script.hits.push(hit);
+        (fault, script.latency, script.workers.clone())
+    };
+    while let Fault::After(delay, inner) = fault {
+        tokio::time::sleep(delay).await;
+        fault = *inner;
+    }
+    let normal = |text: String, finish: &'static str| async move {
+        let _worker = match &workers {
+            Some(workers) => Some(workers.acquire().await.expect("the semaphore is never closed")),
+            None => None,
+        };
+        tokio::time::sleep(latency).await;
+        completion(&body, &text, finish)
+    };
+    let error = |status: u16, message: String| {
+        let status = StatusCode::from_u16(status).expect("scripts use valid status codes");
+        (status, axum::Json(json!({"error": {"message": message, "type": "injected", "code": null}}))).into_response()
+    };
+    match fault {
+        Fault::Ok => normal(format!("reply to {key}"), "stop").await,
+        Fault::Reply(text) => normal(text, "stop").await,
+        Fault::Refusal => normal(REFUSAL.to_string(), "stop").await,
+        Fault::Length => normal(format!("reply to {key} cut"), "length").await,
+        Fault::WithHeaders(extra) => {
+            let mut response = normal(format!("reply to {key}"), "stop").await;
+            for (name, value) in extra {
+                let name = HeaderName::try_from(name).expect("scripts use valid header names");
+                response.headers_mut().insert(name, HeaderValue::try_from(value).expect("valid header value"));
+            }
+            response
+        }
+        Fault::RateLimited(retry_after) => {
+            let mut response = error(429, "Rate limit reached; slow down".to_string());
+            if let Some(value) = retry_after {
+                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::try_from(value).expect("valid value"));
+            }
+            response
+        }
+        Fault::QuotaExceeded => {
+            let message = "You exceeded your current quota, please check your plan and billing details.";
+            let body =
+                json!({"error": {"message": message, "type": "insufficient_quota", "code": "insufficient_quota"}});
+            (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response()
+        }
+        Fault::Status(code, message) => error(code, message),
+        Fault::Unauthorized => {
+            let token = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or_default();
+            error(401, format!("Incorrect API key provided: {}", token.trim_start_matches("Bearer ")))
+        }
+        Fault::Slow(delay) => {
+            tokio::time::sleep(delay).await;
+            normal(format!("reply to {key}"), "stop").await
+        }
+        // Unwinding ends the connection task, which drops the socket with no answer written.
+        // `resume_unwind` skips the panic hook, so nothing is printed.
+        Fault::Reset => std::panic::resume_unwind(Box::new("injected connection reset")),
+        Fault::After(..) => unreachable!("unwrapped above"),
+        Fault::InvalidJson => json_body(r#"{"id": "chatcmpl-test", "choices": [{"message": {"content": "#),
+        Fault::EmptyBody => json_body(""),
+        Fault::EmptyChoices => json_body(r#"{"id": "chatcmpl-test", "object": "chat.completion", "choices": []}"#),
+    }
+}
+
+fn json_body(text: &'static str) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], text).into_response()
+}
+
+/// A chat completion as OpenAI sends it; usage counts characters / 4 and words.
+fn completion(request: &Value, text: &str, finish: &str) -> Response {
+    let messages = request["messages"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let prompt_chars: usize = messages.iter().filter_map(|m| m["content"].as_str()).map(str::len).sum();
+    let (prompt_tokens, completion_tokens) = (prompt_chars / 4, text.split_whitespace().count());
+    axum::Json(json!({
+        "id": "chatcmpl-test",
+        "object": "chat.completion",
+        "created": 0,
+        "model": request["model"],
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}],
+        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                  "total_tokens": prompt_tokens + completion_tokens},
+    }))
+    .into_response()
+}
