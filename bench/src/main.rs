@@ -140,15 +140,17 @@ fn bench_encoder(home: &Home) {
 /// Random unit rows around `n_labels` cluster centres, so the probe has something to learn.
 fn clustered(n_rows: usize, n_labels: usize, rng_seed: u64) -> (genprompt_embed::Embeddings, Vec<usize>) {
     use rand::{Rng, SeedableRng};
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(rng_seed);
     let dim = 384;
+    // The same centres for every call, so synthetic and real rows share their clusters.
+    let mut centre_rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
     let centres: Vec<Vec<f32>> =
-        (0..n_labels).map(|_| (0..dim).map(|_| rng.random_range(-1.0..1.0)).collect()).collect();
+        (0..n_labels).map(|_| (0..dim).map(|_| centre_rng.random_range(-1.0..1.0)).collect()).collect();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(rng_seed);
     let mut rows = Vec::with_capacity(n_rows);
     let mut labels = Vec::with_capacity(n_rows);
     for idx in 0..n_rows {
         let label = idx % n_labels;
-        rows.push(centres[label].iter().map(|c| c + rng.random_range(-3.0f32..3.0)).collect::<Vec<f32>>());
+        rows.push(centres[label].iter().map(|c| c + rng.random_range(-1.5f32..1.5)).collect::<Vec<f32>>());
         labels.push(label);
     }
     (genprompt_embed::Embeddings::from_rows_normalised(dim, &rows), labels)
