@@ -135,8 +135,10 @@ pub fn generate(
         embedding_s: encoder.spent().as_secs_f64(),
     };
     let manifest = manifest(loaded, method.as_ref(), config, &outcome, &chat, &encoder, timings);
-    // The dataset goes into place first: a manifest always describes a complete dataset.
+    // The data files go into place first: a manifest always describes a complete dataset.
     writer.finish()?;
+    let rows = genprompt_data::read_rows(&dataset)?;
+    genprompt_data::write_parquet(&out.join("dataset.parquet"), &rows)?;
     write_json_atomic(&out.join("manifest.json"), &manifest)?;
     let label_names: Vec<String> = task.labels().iter().map(|l| l.name.clone()).collect();
     let card_path = out.join("README.md");

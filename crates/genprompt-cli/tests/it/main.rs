@@ -160,6 +160,21 @@ definition = "news about governments, elections and laws"
     )
 }
 
+/// A Python with Hugging Face `datasets`: GENPROMPT_TEST_PYTHON, else the venv that `./x test`
+/// creates in target/hf-venv. Missing, the test fails and says how to get it.
+pub fn hf_python() -> PathBuf {
+    let python = std::env::var_os("GENPROMPT_TEST_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/hf-venv/bin/python"));
+    assert!(
+        python.is_file(),
+        "{} is missing: run `./x test` (it installs the Python `datasets` package into target/hf-venv) \
+or set GENPROMPT_TEST_PYTHON",
+        python.display()
+    );
+    python
+}
+
 pub fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(path)
         .unwrap_or_else(|err| panic!("cannot read {}: {err}", path.display()))

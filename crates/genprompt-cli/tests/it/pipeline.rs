@@ -88,6 +88,27 @@ fn generate_then_eval_on_the_embedded_models() {
     assert!(card.contains("        path: dataset.jsonl\n"), "{card}");
     assert!(card.contains("| sports | 3 |"), "{card}");
 
+    // Hugging Face `datasets` loads the folder (through the card) and the Parquet file.
+    let python = crate::hf_python();
+    let script = "import datasets, sys\n\
+folder = datasets.load_dataset(sys.argv[1])['train']\n\
+parquet = datasets.load_dataset('parquet', data_files=sys.argv[1] + '/dataset.parquet')['train']\n\
+assert folder.num_rows == parquet.num_rows == 6, (folder, parquet)\n\
+assert sorted(set(folder['label'])) == ['politics', 'sports']\n\
+assert folder[0]['lineage']['batch'] == 0\n\
+print('ok', folder.num_rows)\n";
+    let output = std::process::Command::new(&python)
+        .args(["-c", script, &context.path("out").display().to_string()])
+        .env("HF_DATASETS_OFFLINE", "1")
+        .env("HF_HOME", context.path("hf-home"))
+        .output()
+        .unwrap_or_else(|err| panic!("cannot run {}: {err}", python.display()));
+    assert!(
+        output.status.success() && String::from_utf8_lossy(&output.stdout).contains("ok 6"),
+        "datasets.load_dataset failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
     // Same seed, same model: the same dataset, byte for byte.
     generate(&context, "again", "7");
     assert_eq!(context.read("out/dataset.jsonl"), context.read("again/dataset.jsonl"));
