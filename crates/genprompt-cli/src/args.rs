@@ -31,6 +31,9 @@ pub enum Command {
     /// Ask the LLM which attributes (genes) matter for a task; writes a list beside the task file
     /// for you to review and copy into `genes`.
     Genes(GenesArgs),
+    /// Ask the LLM for AttrPrompt's attribute values (one list per gene, shared or per label);
+    /// writes them beside the task file for you to review and copy into the task file.
+    Attributes(AttributesArgs),
     /// Generate a labelled synthetic dataset for a task.
     Generate(GenerateArgs),
     /// Train a probe on one JSONL dataset and test it on another.
@@ -116,6 +119,27 @@ pub struct GenesArgs {
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Random seed of the LLM call.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[command(flatten)]
+    pub models: ModelArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct AttributesArgs {
+    /// The task file; its `genes` are the attributes.
+    #[arg(long)]
+    pub task: PathBuf,
+    /// Real labelled rows, instead of the task file's `[seeds].path` (only checked, not shown).
+    #[arg(long, value_name = "FILE")]
+    pub examples: Option<PathBuf>,
+    /// Attributes whose values depend on the label (e.g. subtopic), comma-separated: asked once
+    /// per label.
+    #[arg(long, value_delimiter = ',')]
+    pub per_label: Vec<String>,
+    /// Where to write the proposal (default: <task>.attributes.toml beside the task file).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     #[command(flatten)]

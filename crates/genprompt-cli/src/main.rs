@@ -29,6 +29,7 @@ fn main() -> ExitCode {
         Command::Quickstart(args) => commands::quickstart::run(args, &progress),
         Command::Embed(args) => commands::embed::run(args, &progress),
         Command::Genes(args) => commands::genes::run(args),
+        Command::Attributes(args) => commands::attributes::run(args),
         Command::Generate(args) => commands::generate::run(args, &progress).map(|_| ()),
         Command::Eval(args) => commands::eval::run(args, &progress).map(|_| ()),
         Command::Compare(args) => commands::compare::run(args, &progress),

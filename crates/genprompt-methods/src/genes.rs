@@ -70,3 +70,51 @@ mod tests {
         assert!(parse_gene_list("").is_empty());
     }
 }
+
+/// AttrPrompt's value proposal (Yu et al. 2023): ask for values of one attribute, for the whole
+/// task or, with `label`, for one label (class-dependent values such as subtopics).
+pub fn render_attribute_prompt(task: &Task, attribute: &str, label: Option<genprompt_core::LabelId>) -> String {
+    let scope = match label {
+        Some(id) => {
+            let label = task.label(id);
+            format!("{}s of the category '{}' ({})", task.text_kind, label.name, label.definition)
+        }
+        None => format!("{}s", task.text_kind),
+    };
+    format!(
+        "We are building a dataset for the {} task. List 5 distinct, concrete values of the attribute \
+'{attribute}' for {scope}. Answer with one short value per line, without explanations.",
+        task.domain
+    )
+}
+
+/// Values from a free-form reply: one per line, list markers and numbering dropped, explanations
+/// after ':' or ' - ' dropped, at most 8 words each, deduplicated (case-insensitively).
+pub fn parse_value_list(reply: &str) -> Vec<String> {
+    let mut values: Vec<String> = Vec::new();
+    for line in reply.lines().map(str::trim) {
+        if line.ends_with(':') {
+            continue;
+        }
+        let line = line.trim_start_matches(|c: char| c.is_ascii_digit() || "-*•.)# ".contains(c));
+        let value = line.split(" - ").next().unwrap_or("").split(": ").next().unwrap_or("");
+        let value = value.replace(['*', '`', '"'], "").trim().trim_end_matches(['.', ',', ';']).to_string();
+        let n_words = value.split_whitespace().count();
+        if n_words == 0 || n_words > 8 || values.iter().any(|v| v.eq_ignore_ascii_case(&value)) {
+            continue;
+        }
+        values.push(value);
+    }
+    values
+}
+
+#[cfg(test)]
+mod value_tests {
+    use super::*;
+
+    #[test]
+    fn value_lists_in_the_shapes_models_answer_with() {
+        let reply = "Here are some values:\n1. Short (under 10 words) - quick notes\n2. **Medium**: a few sentences\n- long\n- Long.\nThis is a sentence that is far too long to be a value at all.";
+        assert_eq!(parse_value_list(reply), ["Short (under 10 words)", "Medium", "long"]);
+    }
+}

@@ -21,7 +21,9 @@ mod run;
 pub use baselines::{AttrPrompt, Confidence, Curated, CurationThresholds, FewShot, LabelJudge, SimPrompt, ZeroShot};
 pub use clean::{Cleaning, Rejection, check_entity_tags, clean_reply};
 pub use error::MethodError;
-pub use genes::{GENE_EXAMPLES_PER_LABEL, parse_gene_list, render_gene_prompt};
+pub use genes::{
+    GENE_EXAMPLES_PER_LABEL, parse_gene_list, parse_value_list, render_attribute_prompt, render_gene_prompt,
+};
 pub use genetic::{
     GeneSchedule, Genetic, GeneticConfig, GeneticVariant, Member, ParentSelection, Parents, Pool, PoolUpdate,
     assign_genes, render_prompt, select_parents,

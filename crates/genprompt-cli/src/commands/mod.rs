@@ -1,5 +1,6 @@
 //! One module per subcommand; each turns its arguments into library calls and renders results.
 
+pub mod attributes;
 pub mod card;
 pub mod compare;
 pub mod embed;

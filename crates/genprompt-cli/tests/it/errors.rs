@@ -67,7 +67,7 @@ fn missing_model_files_given_by_path_are_bad_input() {
 fn usage_errors_exit_with_2_and_help_works_everywhere() {
     let context = TestContext::new();
     context.run(&["generate"]).failure(2);
-    for command in ["models", "quickstart", "embed", "genes", "generate", "eval"] {
+    for command in ["models", "quickstart", "embed", "genes", "attributes", "generate", "eval", "compare"] {
         let run = context.run(&[command, "--help"]).success();
         assert!(run.stdout().contains("Usage: genprompt"), "{command}");
     }

@@ -213,3 +213,26 @@ fn genes_proposes_a_reviewable_list_or_says_why_not() {
         other => panic!("unexpected exit {other:?}: {}", run.stderr()),
     }
 }
+
+#[test]
+fn attributes_writes_reviewable_value_lists_in_task_file_format() {
+    let context = TestContext::new();
+    tiny_task(&context);
+    context.run(&["attributes", "--task", "task.toml", "--per-label", "style"]).success();
+    let proposal: toml::Value = toml::from_str(&context.read("task.attributes.toml")).expect("valid TOML");
+    assert!(proposal.get("attributes").is_some());
+    let per_label = proposal.get("attributes_per_label").and_then(|t| t.as_table());
+    // Lists the model left empty are written as comments, so a table may be missing; any present
+    // list holds strings only.
+    for table in proposal["attributes"]
+        .as_table()
+        .into_iter()
+        .chain(per_label.into_iter().flat_map(|t| t.values().filter_map(|v| v.as_table())))
+    {
+        for values in table.values() {
+            assert!(values.as_array().unwrap().iter().all(|v| v.is_str()), "{values}");
+        }
+    }
+    let run = context.run(&["attributes", "--task", "task.toml", "--per-label", "colour"]).failure(2);
+    assert!(run.stderr().contains("not one of the task's genes"), "{}", run.stderr());
+}
