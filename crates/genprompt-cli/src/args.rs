@@ -273,6 +273,9 @@ pub enum MixArg {
     Real,
     /// Train on --train and --real-train together.
     Fusion,
+    /// Like fusion, with as many synthetic as real rows (the paper's equal-proportion setting):
+    /// the larger set is subsampled with the run's seed.
+    FusionEqual,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

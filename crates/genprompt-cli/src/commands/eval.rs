@@ -168,6 +168,26 @@ pub fn evaluate(plan: &EvalPlan<'_>, encoder: &dyn Encoder, progress: &Progress)
             texts.extend(texts_of(real_rows.as_deref().unwrap_or_default()));
             (fused, train_y.iter().chain(y).copied().collect(), texts)
         }
+        (MixArg::FusionEqual, Some(x), Some(y)) => {
+            let n = train_y.len().min(y.len());
+            let synthetic = seeded_subset(train_y.len(), n, plan.rng_seed);
+            let real = seeded_subset(y.len(), n, plan.rng_seed.wrapping_add(1));
+            let real_texts = texts_of(real_rows.as_deref().unwrap_or_default());
+            let train_texts = texts_of(&train_rows);
+            let mut fused = Embeddings::new(x.dim());
+            let (mut fused_y, mut texts) = (Vec::new(), Vec::new());
+            for &idx in &synthetic {
+                fused.push(train_x.row(idx));
+                fused_y.push(train_y[idx]);
+                texts.push(train_texts[idx]);
+            }
+            for &idx in &real {
+                fused.push(x.row(idx));
+                fused_y.push(y[idx]);
+                texts.push(real_texts[idx]);
+            }
+            (fused, fused_y, texts)
+        }
         _ => unreachable!("--mix real/fusion without --real-train is refused earlier"),
     };
     let mut runs = Vec::new();
@@ -231,6 +251,7 @@ pub fn evaluate(plan: &EvalPlan<'_>, encoder: &dyn Encoder, progress: &Progress)
             MixArg::Synthetic => "synthetic",
             MixArg::Real => "real",
             MixArg::Fusion => "fusion",
+            MixArg::FusionEqual => "fusion-equal",
         },
         n_train: fit_y.len(),
         n_test: test_rows.len(),
@@ -247,6 +268,15 @@ pub fn evaluate(plan: &EvalPlan<'_>, encoder: &dyn Encoder, progress: &Progress)
         intrinsic,
         labels,
     })
+}
+
+/// `n` of `0..len`, drawn without replacement with `rng_seed`, in ascending order.
+fn seeded_subset(len: usize, n: usize, rng_seed: u64) -> Vec<usize> {
+    use rand::SeedableRng;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(rng_seed);
+    let mut picked = rand::seq::index::sample(&mut rng, len, n.min(len)).into_vec();
+    picked.sort_unstable();
+    picked
 }
 
 fn texts_of(rows: &[Row]) -> Vec<&str> {
