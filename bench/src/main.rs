@@ -10,8 +10,13 @@
 //! - `finetune`: fine-tuning MiniLM (1 epoch, batch 16, max length 128) on N rows against
 //!   training the probe on the same rows (embedding included).
 //!
-//! Usage: `cargo run --release -p genprompt-bench -- llm|encoder|eval [threads]`,
+//! - `selection`: Genetic Prompt parent selection at 10k, 100k and 1M pool sizes against the
+//!   paper code's dense distance matrix (see `selection.rs`).
+//!
+//! Usage: `cargo run --release -p genprompt-bench -- llm|encoder|eval|selection [threads]`,
 //! `... -- finetune [N rows, default 160]`
+
+mod selection;
 
 use std::time::Instant;
 
@@ -32,6 +37,7 @@ fn main() {
         "llm" => bench_llm(&home, threads),
         "encoder" => bench_encoder(&home),
         "eval" => bench_eval(),
+        "selection" => selection::run(),
         "finetune" => bench_finetune(&home, threads.max(160)),
         other => panic!("unknown benchmark {other}; use llm or encoder"),
     }

@@ -1,11 +1,17 @@
+use std::collections::HashSet;
+
 use genprompt_embed::Embeddings;
+
+use super::selection::FarIndex;
 
 /// The members of one label that parents are drawn from: its seed rows, then every kept offspring.
 pub struct Pool {
     members: Vec<Member>,
-    embeddings: Embeddings,
+    pub(crate) embeddings: Embeddings,
     /// Pairs `(i, j)` with `i < j` already used as parents, for `ParentSelection::Active`.
-    pub(crate) used_pairs: std::collections::HashSet<(usize, usize)>,
+    pub(crate) used_pairs: HashSet<(usize, usize)>,
+    /// Parent search of large pools, built on first use; it catches up with added members itself.
+    pub(crate) index: Option<FarIndex>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -19,7 +25,7 @@ impl Pool {
     /// Panics if the counts differ: the caller embeds exactly the members it passes.
     pub fn new(members: Vec<Member>, embeddings: Embeddings) -> Pool {
         assert_eq!(members.len(), embeddings.len(), "one embedding per pool member");
-        Pool { members, embeddings, used_pairs: Default::default() }
+        Pool { members, embeddings, used_pairs: HashSet::new(), index: None }
     }
 
     pub fn len(&self) -> usize {
@@ -41,14 +47,22 @@ impl Pool {
     /// Makes every pair selectable again by `ParentSelection::Active`.
     pub fn forget_used_pairs(&mut self) {
         self.used_pairs.clear();
+        // The index dropped the pairs it handed out; a new one knows them again.
+        self.index = None;
     }
 
     /// Makes one pair selectable again, e.g. after its request failed.
     pub fn release_pair(&mut self, parents: crate::Parents) {
-        self.used_pairs.remove(&(parents.first(), parents.second()));
+        let (first, second) = (parents.first(), parents.second());
+        if self.used_pairs.remove(&(first, second))
+            && let Some(index) = &mut self.index
+        {
+            index.release(&self.embeddings, first, second);
+        }
     }
 
-    /// Adds kept offspring with their embeddings (rows in the same order).
+    /// Adds kept offspring with their embeddings (rows in the same order). The parent index of a
+    /// large pool takes them in at the next selection.
     pub fn add(&mut self, members: Vec<Member>, embeddings: &Embeddings) {
         assert_eq!(members.len(), embeddings.len(), "one embedding per pool member");
         self.members.extend(members);

@@ -1,4 +1,13 @@
+//! Parent selection. `Active` and `Argmax` search exactly up to `EXACT_MAX_POOL` members
+//! (`exact`), through an incremental index beyond (`index`); `kernel` holds the loop both share.
+
+mod exact;
+mod index;
+mod kernel;
+
 use rand::Rng;
+
+pub(crate) use index::FarIndex;
 
 use super::Pool;
 
@@ -45,10 +54,17 @@ impl Parents {
     }
 }
 
+/// Pools up to this size are searched exactly (identical to brute force); larger ones through
+/// `FarIndex`. At 4096 rows of 384 dimensions an exact call scores 8 million pairs, a fraction of
+/// a second.
+pub(crate) const EXACT_MAX_POOL: usize = 4096;
+
 /// Picks up to `n` parent pairs from `pool`. Fewer come back only in `Active` mode, when every
 /// pair has been used; none when the pool has fewer than two members.
 ///
-/// Exact brute force over all pairs: O(pool²) per call, fine for pools of a few thousand.
+/// `Active` and `Argmax` are exact for pools of up to `EXACT_MAX_POOL` members (O(pool²) time,
+/// no list of pairs), and approximate beyond, for about one pass over the pool per call (see
+/// `index`).
 pub fn select_parents(pool: &mut Pool, mode: ParentSelection, n: usize, rng: &mut impl Rng) -> Vec<Parents> {
     let n_members = pool.len();
     if n_members < 2 || n == 0 {
@@ -67,37 +83,46 @@ pub fn select_parents(pool: &mut Pool, mode: ParentSelection, n: usize, rng: &mu
             pairs.into_iter().cycle().take(n).collect()
         }
         ParentSelection::Active => {
-            let pairs = most_distant_pairs(pool, n, true);
-            for parents in &pairs {
-                pool.used_pairs.insert((parents.first, parents.second));
+            let mut pairs = most_distant_pairs(pool, n, true);
+            pool.used_pairs.extend(pairs.iter().map(|p| (p.first, p.second)));
+            if pairs.len() < n && n_members > EXACT_MAX_POOL {
+                // The index knows no more unused pairs: rebuild it, and as a last resort take any
+                // unused pair, so that fewer than `n` still means that every pair has been used.
+                pool.index = None;
+                let mut more = most_distant_pairs(pool, n - pairs.len(), true);
+                pool.used_pairs.extend(more.iter().map(|p| (p.first, p.second)));
+                more.extend(unused_in_order(pool, n - pairs.len() - more.len()));
+                pool.used_pairs.extend(more.iter().map(|p| (p.first, p.second)));
+                pairs.extend(more);
             }
             pairs
         }
     }
 }
 
-/// The `n` pairs of lowest cosine similarity, most distant first; ties go to the lower indices so
-/// the choice never depends on hash or sort stability.
-fn most_distant_pairs(pool: &Pool, n: usize, skip_used: bool) -> Vec<Parents> {
-    let embeddings = pool.embeddings();
-    let mut candidates: Vec<(f32, usize, usize)> = Vec::new();
-    for first in 0..pool.len() {
-        for second in first + 1..pool.len() {
-            if skip_used && pool.used_pairs.contains(&(first, second)) {
-                continue;
-            }
-            candidates.push((embeddings.cosine(first, second), first, second));
-        }
-    }
-    let order =
-        |a: &(f32, usize, usize), b: &(f32, usize, usize)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2));
-    if candidates.len() > n {
-        candidates.select_nth_unstable_by(n, order);
-        candidates.truncate(n);
-    }
-    candidates.sort_unstable_by(order);
-    candidates.into_iter().map(|(_, first, second)| Parents::new(first, second).expect("first < second")).collect()
+/// The `n` pairs of lowest cosine (unused ones only if `skip_used`), most distant first: exact,
+/// ties to the lower indices, up to `EXACT_MAX_POOL` members; the best known ones beyond.
+fn most_distant_pairs(pool: &mut Pool, n: usize, skip_used: bool) -> Vec<Parents> {
+    let used = skip_used.then_some(&pool.used_pairs);
+    let pairs = if pool.len() <= EXACT_MAX_POOL {
+        exact::most_distant_pairs(&pool.embeddings, n, used)
+    } else {
+        FarIndex::select(&mut pool.index, &pool.embeddings, &pool.used_pairs, n, skip_used)
+    };
+    pairs.into_iter().map(|pair| Parents::new(pair.first, pair.second).expect("first < second")).collect()
 }
 
+/// Unused pairs in index order: the last resort that keeps `Active` from stopping early.
+fn unused_in_order(pool: &Pool, n: usize) -> Vec<Parents> {
+    let len = pool.len();
+    let all = (0..len).flat_map(|first| (first + 1..len).map(move |second| (first, second)));
+    all.filter(|pair| !pool.used_pairs.contains(pair))
+        .take(n)
+        .map(|(first, second)| Parents::new(first, second).expect("first < second"))
+        .collect()
+}
+
+#[cfg(test)]
+mod large_tests;
 #[cfg(test)]
 mod tests;
