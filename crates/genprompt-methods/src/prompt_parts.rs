@@ -47,3 +47,14 @@ pub(crate) fn cue(task: &Task, label: &Label) -> String {
     let kind = if task.relation.is_some() { "Relation" } else { "Category" };
     format!("{kind}: {}\nText:", label.name)
 }
+
+/// The tail of the example-based baselines: numbered real examples, the reply-only line, the cue.
+pub(crate) fn examples_and_cue(task: &Task, label: &Label, examples: &[&str]) -> String {
+    let mut tail = String::new();
+    for (idx, example) in examples.iter().enumerate() {
+        tail.push_str(&format!("Example {}: {}\n", idx + 1, one_line(example)));
+    }
+    tail.push_str(&format!("\nReply with the new {} only, without any explanation.\n\n", task.text_kind));
+    tail.push_str(&cue(task, label));
+    tail
+}

@@ -7,7 +7,7 @@ use rand::Rng;
 use serde_json::json;
 
 use super::draw_examples;
-use crate::prompt_parts::{cue, meaning, one_line, tag_instruction, target};
+use crate::prompt_parts::{examples_and_cue, meaning, tag_instruction, target};
 use crate::{Draft, Method, MethodError};
 
 /// AttrPrompt (Yu et al. 2023): one value per attribute drawn uniformly from the task's value lists
@@ -39,11 +39,7 @@ pub(crate) fn render(task: &Task, label_id: LabelId, attributes: &[(&str, &str)]
         prompt.push_str(&format!("{}. The {attribute} should be: {value}.\n", idx + 1));
     }
     prompt.push('\n');
-    for (idx, example) in examples.iter().enumerate() {
-        prompt.push_str(&format!("Example {}: {}\n", idx + 1, one_line(example)));
-    }
-    prompt.push_str(&format!("\nReply with the new {} only, without any explanation.\n\n", task.text_kind));
-    prompt.push_str(&cue(task, label));
+    prompt.push_str(&examples_and_cue(task, label, examples));
     prompt
 }
 

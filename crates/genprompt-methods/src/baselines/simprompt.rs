@@ -4,7 +4,7 @@ use genprompt_llm::ChatMessage;
 use serde_json::json;
 
 use super::draw_examples;
-use crate::prompt_parts::{cue, meaning, one_line, tag_instruction};
+use crate::prompt_parts::{examples_and_cue, meaning, tag_instruction};
 use crate::{Draft, Method, MethodError};
 
 /// SimPrompt (Ye et al. 2022; Yu et al. 2023): a class-conditional prompt plus two random real
@@ -46,11 +46,7 @@ pub(crate) fn render(task: &Task, label_id: LabelId, examples: &[&str]) -> Strin
     };
     prompt.push_str(&tag_instruction(task));
     prompt.push('\n');
-    for (idx, example) in examples.iter().enumerate() {
-        prompt.push_str(&format!("Example {}: {}\n", idx + 1, one_line(example)));
-    }
-    prompt.push_str(&format!("\nReply with the new {} only, without any explanation.\n\n", task.text_kind));
-    prompt.push_str(&cue(task, label));
+    prompt.push_str(&examples_and_cue(task, label, examples));
     prompt
 }
 
