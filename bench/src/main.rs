@@ -63,6 +63,7 @@ fn request(prompt: &str, max_tokens: u32, seed: u64) -> ChatRequest {
     ChatRequest {
         messages: vec![ChatMessage::system(SYSTEM_PROMPT), ChatMessage::user(prompt)],
         sampling: Sampling { temperature: 1.0, top_p: 1.0, max_tokens, stop: Vec::new(), seed },
+        json_schema: None,
     }
 }
 

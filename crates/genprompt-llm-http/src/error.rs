@@ -28,6 +28,17 @@ pub enum HttpError {
 
 impl From<HttpError> for LlmError {
     fn from(err: HttpError) -> LlmError {
-        LlmError::Engine(err.to_string())
+        let message = err.to_string();
+        let cause = match &err {
+            HttpError::GaveUp { last, .. } => last.as_ref(),
+            other => other,
+        };
+        match cause {
+            HttpError::Status { status: 429, .. } | HttpError::RetryAfterTooLong(_) => LlmError::RateLimited(message),
+            HttpError::Status { status, .. } if (400..500).contains(status) => LlmError::Rejected(message),
+            HttpError::Timeout(_) => LlmError::Timeout(message),
+            HttpError::InvalidJson { .. } => LlmError::InvalidOutput(message),
+            _ => LlmError::Engine(message),
+        }
     }
 }

@@ -22,7 +22,7 @@ mod wire;
 use std::fmt;
 use std::sync::{Arc, Once};
 
-use genprompt_llm::{ChatModel, ChatReply, ChatRequest, LlmError, ModelIdentity};
+use genprompt_llm::{ChatModel, ChatReply, ChatRequest, LlmError, ModelIdentity, OnReply};
 use serde_json::Value;
 use tokio::runtime::Runtime;
 use tokio::task::JoinSet;
@@ -143,14 +143,24 @@ impl HttpChatModel {
     /// the rest where it supports schemas.
     pub fn chat_json(&self, requests: &[ChatRequest], schema: &Value) -> Vec<Result<JsonReply, LlmError>> {
         let schema = Arc::new(schema.clone());
-        self.run(requests, move |client, request| {
-            let schema = schema.clone();
-            async move { json::answer(&client, &request, &schema).await }
-        })
+        self.run(
+            requests,
+            move |client, request| {
+                let schema = schema.clone();
+                async move { json::answer(&client, &request, &schema).await }
+            },
+            |_, _| {},
+        )
     }
 
-    /// Runs one task per request on the runtime and collects the results in request order.
-    fn run<T, F, Fut>(&self, requests: &[ChatRequest], task: F) -> Vec<Result<T, LlmError>>
+    /// Runs one task per request on the runtime and collects the results in request order,
+    /// handing each to `on_done` as it completes.
+    fn run<T, F, Fut>(
+        &self,
+        requests: &[ChatRequest],
+        task: F,
+        on_done: impl Fn(usize, &Result<T, LlmError>) + Sync,
+    ) -> Vec<Result<T, LlmError>>
     where
         T: Send + 'static,
         F: Fn(Arc<Client>, ChatRequest) -> Fut,
@@ -164,14 +174,17 @@ impl HttpChatModel {
             let future = task(self.client.clone(), request.clone()).with_current_subscriber();
             index.insert(tasks.spawn_on(future, runtime.handle()).id(), i);
         }
+        let on_done = &on_done;
         let collect = async move {
-            let mut results: Vec<Option<Result<T, HttpError>>> =
+            let mut results: Vec<Option<Result<T, LlmError>>> =
                 std::iter::repeat_with(|| None).take(index.len()).collect();
             while let Some(joined) = tasks.join_next_with_id().await {
                 let (id, result) = match joined {
                     Ok((id, result)) => (id, result),
                     Err(err) => (err.id(), Err(HttpError::Internal(format!("a request task failed: {err}")))),
                 };
+                let result = result.map_err(LlmError::from);
+                on_done(index[&id], &result);
                 results[index[&id]] = Some(result);
             }
             results
@@ -184,10 +197,7 @@ impl HttpChatModel {
         };
         results
             .into_iter()
-            .map(|r| {
-                r.unwrap_or_else(|| Err(HttpError::Internal("a request task vanished".to_string())))
-                    .map_err(LlmError::from)
-            })
+            .map(|r| r.unwrap_or_else(|| Err(HttpError::Internal("a request task vanished".to_string()).into())))
             .collect()
     }
 }
@@ -198,10 +208,22 @@ impl ChatModel for HttpChatModel {
     }
 
     fn chat(&self, requests: &[ChatRequest]) -> Vec<Result<ChatReply, LlmError>> {
-        self.run(requests, |client, request| async move {
-            let result: ChatResult = client.answer(&request, request.sampling.seed, None).await;
-            result
-        })
+        self.chat_each(requests, &|_, _| {})
+    }
+
+    /// Replies reach `on_reply` as they arrive, so a caller can commit them before the batch ends.
+    fn chat_each(&self, requests: &[ChatRequest], on_reply: &OnReply<'_>) -> Vec<Result<ChatReply, LlmError>> {
+        self.run(
+            requests,
+            |client, request| async move {
+                let result: ChatResult = match &request.json_schema {
+                    Some(schema) => json::answer(&client, &request, schema).await.map(|json| json.reply),
+                    None => client.answer(&request, request.sampling.seed, None).await,
+                };
+                result
+            },
+            on_reply,
+        )
     }
 }
 

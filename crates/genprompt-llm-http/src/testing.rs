@@ -200,6 +200,7 @@ pub fn request(i: usize) -> ChatRequest {
             stop: vec!["\n\n".to_string()],
             seed: i as u64,
         },
+        json_schema: None,
     }
 }
 

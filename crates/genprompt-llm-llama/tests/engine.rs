@@ -17,6 +17,7 @@ fn request(prompt: &str, seed: u64, max_tokens: u32) -> ChatRequest {
     ChatRequest {
         messages: vec![ChatMessage::system("You are a helpful assistant."), ChatMessage::user(prompt)],
         sampling: Sampling { temperature: 0.8, top_p: 0.95, max_tokens, stop: Vec::new(), seed },
+        json_schema: None,
     }
 }
 

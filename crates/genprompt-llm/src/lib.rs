@@ -55,6 +55,17 @@ pub struct Sampling {
 pub struct ChatRequest {
     pub messages: Vec<ChatMessage>,
     pub sampling: Sampling,
+    /// Ask for JSON matching this schema: endpoints get `response_format: json_schema` and the
+    /// embedded model samples under a grammar built from it. Backends check the reply against it
+    /// and retry invalid ones a bounded number of times.
+    pub json_schema: Option<serde_json::Value>,
+}
+
+impl ChatRequest {
+    /// A free-text request.
+    pub fn new(messages: Vec<ChatMessage>, sampling: Sampling) -> ChatRequest {
+        ChatRequest { messages, sampling, json_schema: None }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -102,7 +113,21 @@ pub trait ChatModel: Send + Sync {
     /// Answers every request; the result has one entry per request, in order. A failed request
     /// does not fail the others.
     fn chat(&self, requests: &[ChatRequest]) -> Vec<Result<ChatReply, LlmError>>;
+
+    /// Like `chat`, but also hands each result to `on_reply` as soon as the backend has it, so
+    /// callers can commit paid-for replies before the whole batch is done. Backends that finish a
+    /// batch all at once keep this default.
+    fn chat_each(&self, requests: &[ChatRequest], on_reply: &OnReply<'_>) -> Vec<Result<ChatReply, LlmError>> {
+        let results = self.chat(requests);
+        for (i, result) in results.iter().enumerate() {
+            on_reply(i, result);
+        }
+        results
+    }
 }
+
+/// Called with a request's index and its result; see [`ChatModel::chat_each`].
+pub type OnReply<'a> = dyn Fn(usize, &Result<ChatReply, LlmError>) + Sync + 'a;
 
 impl<T: ChatModel + ?Sized> ChatModel for Box<T> {
     fn identity(&self) -> &ModelIdentity {
@@ -111,6 +136,10 @@ impl<T: ChatModel + ?Sized> ChatModel for Box<T> {
 
     fn chat(&self, requests: &[ChatRequest]) -> Vec<Result<ChatReply, LlmError>> {
         (**self).chat(requests)
+    }
+
+    fn chat_each(&self, requests: &[ChatRequest], on_reply: &OnReply<'_>) -> Vec<Result<ChatReply, LlmError>> {
+        (**self).chat_each(requests, on_reply)
     }
 }
 
@@ -124,4 +153,15 @@ pub enum LlmError {
     ContextOverflow { n_tokens: usize, max_tokens: u32, n_ctx: u32 },
     #[error("the model engine failed: {0}")]
     Engine(String),
+    /// The provider kept answering 429 after every retry.
+    #[error("rate limited: {0}")]
+    RateLimited(String),
+    #[error("timed out: {0}")]
+    Timeout(String),
+    /// The server refused the request itself (4xx other than 429); retrying will not help.
+    #[error("the request was rejected: {0}")]
+    Rejected(String),
+    /// The reply did not fit the requested JSON schema after the allowed retries.
+    #[error("invalid structured output: {0}")]
+    InvalidOutput(String),
 }

@@ -46,6 +46,7 @@ pub fn run(args: AttributesArgs) -> Result<()> {
                 stop: Vec::new(),
                 seed: args.seed.wrapping_add(idx as u64),
             },
+            json_schema: None,
         })
         .collect();
     let replies = chat.chat(&requests);

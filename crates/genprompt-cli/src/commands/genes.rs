@@ -14,6 +14,7 @@ pub fn run(args: GenesArgs) -> Result<()> {
     let request = ChatRequest {
         messages: vec![ChatMessage::system(SYSTEM_PROMPT), ChatMessage::user(prompt)],
         sampling: Sampling { temperature: 0.2, top_p: 1.0, max_tokens: 160, stop: Vec::new(), seed: args.seed },
+        json_schema: None,
     };
     let reply = chat.chat(&[request]).remove(0).context("the gene identification call failed")?;
     // A label is not a gene; small models often answer with the labels.

@@ -225,6 +225,7 @@ impl LabelRun<'_> {
                 stop: Vec::new(),
                 seed: stream_seed(self.config.rng_seed, RngStream::Sampling { label: self.label_id.0, batch, request }),
             },
+            json_schema: None,
         }
     }
 
