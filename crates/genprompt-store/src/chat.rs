@@ -1,0 +1,194 @@
+//! A `ChatModel` wrapper that answers from the run journal and the shared cache first, and
+//! records every reply the backend hands over before passing it on.
+
+use std::sync::Mutex;
+
+use genprompt_llm::{ChatModel, ChatReply, ChatRequest, LlmError, ModelIdentity, OnReply};
+
+use crate::{CacheMode, RequestKey, ResponseCache, RunJournal, Scope, StoreError};
+
+/// Where this run's replies came from, and what the new ones cost in tokens.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    pub requests: u64,
+    /// Answered from this run's journal (a resumed run).
+    pub replayed: u64,
+    /// Failures replayed from the journal instead of being sent again.
+    pub replayed_failures: u64,
+    /// Answered from the shared cache.
+    pub cache_hits: u64,
+    /// Sent to the backend.
+    pub sent: u64,
+    /// Sent and failed after the backend's retries.
+    pub failed: u64,
+    /// Tokens of the replies the backend produced in this process (what was paid for now).
+    pub paid_prompt_tokens: u64,
+    pub paid_completion_tokens: u64,
+}
+
+pub struct StoredChat<M> {
+    inner: M,
+    scope: Scope,
+    /// SQLite handles are not `Sync`; one lock serialises all store access.
+    stores: Mutex<Stores>,
+    mode: CacheMode,
+    retry_failed: bool,
+    stats: Mutex<StoreStats>,
+}
+
+struct Stores {
+    journal: Option<RunJournal>,
+    cache: Option<ResponseCache>,
+}
+
+impl<M: ChatModel> StoredChat<M> {
+    /// `journal`: this run's journal, if it has one; `cache`: the shared cache, used per `mode`.
+    /// With `retry_failed`, requests whose failure the journal holds are sent again.
+    pub fn new(
+        inner: M,
+        scope: Scope,
+        journal: Option<RunJournal>,
+        cache: Option<ResponseCache>,
+        mode: CacheMode,
+        retry_failed: bool,
+    ) -> StoredChat<M> {
+        let cache = cache.filter(|_| mode != CacheMode::Off);
+        let stores = Mutex::new(Stores { journal, cache });
+        StoredChat { inner, scope, stores, mode, retry_failed, stats: Mutex::default() }
+    }
+
+    pub fn stats(&self) -> StoreStats {
+        *self.stats.lock().expect("stats lock")
+    }
+
+    pub fn inner(&self) -> &M {
+        &self.inner
+    }
+
+    /// Runs `work` on the run's journal, if there is one.
+    pub fn with_journal<R>(&self, work: impl FnOnce(&RunJournal) -> R) -> Option<R> {
+        self.stores.lock().expect("store lock").journal.as_ref().map(work)
+    }
+
+    /// What the stores already know about `request`: a reply, a recorded failure, or nothing.
+    fn lookup(
+        &self,
+        key: &RequestKey,
+        request: &ChatRequest,
+    ) -> Result<Option<Result<ChatReply, LlmError>>, StoreError> {
+        let stores = self.stores.lock().expect("store lock");
+        if let Some(journal) = &stores.journal {
+            if let Some(reply) = journal.reply(key)? {
+                self.stats.lock().expect("stats lock").replayed += 1;
+                return Ok(Some(Ok(reply)));
+            }
+            if let Some(error) = journal.failure(key)?.filter(|_| !self.retry_failed) {
+                self.stats.lock().expect("stats lock").replayed_failures += 1;
+                return Ok(Some(Err(LlmError::Engine(format!(
+                    "{error} (recorded earlier in this run; pass --retry-failed to send it again)"
+                )))));
+            }
+        }
+        if let Some(cache) = stores.cache.as_ref().filter(|_| self.mode == CacheMode::Use)
+            && let Some(reply) = cache.get(key)?
+        {
+            self.stats.lock().expect("stats lock").cache_hits += 1;
+            if let Some(journal) = &stores.journal {
+                journal.record_reply(key, request, &reply)?;
+            }
+            return Ok(Some(Ok(reply)));
+        }
+        Ok(None)
+    }
+
+    /// Records what the backend answered; a reply that cannot be saved counts as failed, so it
+    /// is asked for again rather than silently lost on resume.
+    fn record(
+        &self,
+        key: &RequestKey,
+        request: &ChatRequest,
+        result: Result<ChatReply, LlmError>,
+    ) -> Result<ChatReply, LlmError> {
+        let stores = self.stores.lock().expect("store lock");
+        let mut stats = self.stats.lock().expect("stats lock");
+        let saved = match &result {
+            Ok(reply) => {
+                stats.paid_prompt_tokens += u64::from(reply.usage.prompt_tokens);
+                stats.paid_completion_tokens += u64::from(reply.usage.completion_tokens);
+                let journaled = stores.journal.as_ref().map_or(Ok(()), |j| j.record_reply(key, request, reply));
+                journaled.and_then(|()| stores.cache.as_ref().map_or(Ok(()), |c| c.put(key, request, reply)))
+            }
+            Err(error) => {
+                stats.failed += 1;
+                stores.journal.as_ref().map_or(Ok(()), |j| j.record_failure(key, request, &error.to_string()))
+            }
+        };
+        match saved {
+            Ok(()) => result,
+            Err(err) => {
+                tracing::error!(error = %err, "cannot record a reply");
+                Err(LlmError::Engine(format!("the reply could not be saved: {err}")))
+            }
+        }
+    }
+}
+
+impl<M: ChatModel> ChatModel for StoredChat<M> {
+    fn identity(&self) -> &ModelIdentity {
+        self.inner.identity()
+    }
+
+    fn chat(&self, requests: &[ChatRequest]) -> Vec<Result<ChatReply, LlmError>> {
+        self.chat_each(requests, &|_, _| {})
+    }
+
+    fn chat_each(&self, requests: &[ChatRequest], on_reply: &OnReply<'_>) -> Vec<Result<ChatReply, LlmError>> {
+        let keys: Vec<RequestKey> = requests.iter().map(|r| RequestKey::of(&self.scope, r)).collect();
+        let mut results: Vec<Option<Result<ChatReply, LlmError>>> = Vec::with_capacity(requests.len());
+        let mut pending = Vec::new();
+        for (i, (request, key)) in requests.iter().zip(&keys).enumerate() {
+            let known = self.lookup(key, request).unwrap_or_else(|err| {
+                tracing::error!(error = %err, "cannot read the response store; asking the backend");
+                None
+            });
+            match known {
+                Some(result) => {
+                    on_reply(i, &result);
+                    results.push(Some(result));
+                }
+                None => {
+                    results.push(None);
+                    pending.push(i);
+                }
+            }
+        }
+        {
+            let mut stats = self.stats.lock().expect("stats lock");
+            stats.requests += requests.len() as u64;
+            stats.sent += pending.len() as u64;
+        }
+        if pending.is_empty() {
+            return results.into_iter().map(|r| r.expect("every result is known")).collect();
+        }
+        let to_send: Vec<ChatRequest> = pending.iter().map(|&i| requests[i].clone()).collect();
+        let recorded: Mutex<Vec<Option<Result<ChatReply, LlmError>>>> = Mutex::new(vec![None; pending.len()]);
+        let answered = self.inner.chat_each(&to_send, &|j, result| {
+            let i = pending[j];
+            let result = self.record(&keys[i], &requests[i], result.clone());
+            on_reply(i, &result);
+            recorded.lock().expect("recorded lock")[j] = Some(result);
+        });
+        let mut recorded = recorded.into_inner().expect("recorded lock");
+        for (j, result) in answered.into_iter().enumerate() {
+            // A backend that skipped the callback for a request still returned its result.
+            let result = recorded[j].take().unwrap_or_else(|| {
+                let i = pending[j];
+                let result = self.record(&keys[i], &requests[i], result);
+                on_reply(i, &result);
+                result
+            });
+            results[pending[j]] = Some(result);
+        }
+        results.into_iter().map(|r| r.expect("every request has a result")).collect()
+    }
+}

@@ -1,0 +1,66 @@
+//! Content addresses of requests: what makes two requests "the same" for the cache and the journal.
+
+use genprompt_llm::{ChatRequest, ModelIdentity};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+/// Bumped whenever the key's contents change, so old entries are never mistaken for new ones.
+const KEY_VERSION: u32 = 1;
+
+/// Where requests go: part of every key, so one cache file can serve many backends safely.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Scope {
+    /// e.g. "llama.cpp" or "openai-compatible".
+    pub backend: String,
+    /// The endpoint's base URL; empty for the embedded model.
+    pub base_url: String,
+    /// The model's name as the backend knows it.
+    pub model: String,
+    /// sha256 of the weights file where there is one (GGUF), else empty.
+    pub model_sha256: String,
+}
+
+impl Scope {
+    pub fn new(identity: &ModelIdentity, base_url: Option<&str>) -> Scope {
+        Scope {
+            backend: identity.backend.clone(),
+            base_url: base_url.unwrap_or_default().trim_end_matches('/').to_string(),
+            model: identity.name.clone(),
+            model_sha256: identity.sha256.clone(),
+        }
+    }
+}
+
+/// sha256 of a request in its scope. It covers the scope (backend kind, base URL, model name and
+/// weights hash), every message (role and content, in order), temperature, top_p, max_tokens, the
+/// stop strings, the seed and the JSON schema. It does not cover the API key, timeouts, retry or
+/// rate-limit settings: they change how a reply is obtained, not which reply is right.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RequestKey(pub [u8; 32]);
+
+impl RequestKey {
+    pub fn of(scope: &Scope, request: &ChatRequest) -> RequestKey {
+        let sampling = &request.sampling;
+        let messages: Vec<[&str; 2]> = request.messages.iter().map(|m| [m.role.as_str(), m.content.as_str()]).collect();
+        // Floats as their bit patterns: 0.7 must not depend on how a JSON writer rounds it.
+        let canonical = json!({
+            "key_version": KEY_VERSION,
+            "backend": scope.backend,
+            "base_url": scope.base_url,
+            "model": scope.model,
+            "model_sha256": scope.model_sha256,
+            "messages": messages,
+            "temperature_bits": sampling.temperature.to_bits(),
+            "top_p_bits": sampling.top_p.to_bits(),
+            "max_tokens": sampling.max_tokens,
+            "stop": sampling.stop,
+            "seed": sampling.seed,
+            "json_schema": request.json_schema,
+        });
+        RequestKey(Sha256::digest(canonical.to_string().as_bytes()).into())
+    }
+
+    pub fn hex(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
