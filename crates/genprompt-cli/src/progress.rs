@@ -83,7 +83,7 @@ impl RunObserver for Progress {
         self.start(label, wanted as u64);
     }
 
-    fn batch_finished(&self, report: &BatchReport<'_>) {
+    fn batch_finished(&self, report: &BatchReport<'_>) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         let message = {
             let mut state = self.state.lock().expect("progress lock");
             state.tokens += report.tokens.prompt + report.tokens.completion;
@@ -99,5 +99,6 @@ impl RunObserver for Progress {
             )
         };
         self.update(report.kept_so_far as u64, &message);
+        Ok(())
     }
 }

@@ -12,11 +12,27 @@ pub enum MethodError {
     NoAttributeValues { attribute: String, label: String },
     #[error("embedding failed: {0}")]
     Embed(#[from] EmbedError),
+    #[error(
+        "{failed} of {calls} LLM calls failed, more than the allowed share of {:.0}%; last error: {last_error}",
+        limit * 100.0
+    )]
+    TooManyFailures { failed: usize, calls: usize, limit: f64, last_error: String },
+    #[error("interrupted")]
+    Interrupted,
+    /// The observer (e.g. the run journal) could not take a batch.
+    #[error(transparent)]
+    Observer(Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl MethodError {
     /// Whether the error comes from the task or its data (exit code 2) rather than the machine.
     pub fn is_bad_input(&self) -> bool {
-        !matches!(self, MethodError::Embed(_))
+        !matches!(
+            self,
+            MethodError::Embed(_)
+                | MethodError::TooManyFailures { .. }
+                | MethodError::Interrupted
+                | MethodError::Observer(_)
+        )
     }
 }

@@ -29,4 +29,7 @@ pub use genetic::{
     assign_genes, render_prompt, select_parents,
 };
 pub use method::{Draft, Method, SYSTEM_PROMPT};
-pub use run::{BatchReport, GenerationOutcome, Offspring, RunConfig, RunObserver, SamplingConfig, run_method};
+pub use run::{
+    BatchReport, FailedRequest, GenerationOutcome, MIN_CALLS_FOR_FAILURE_SHARE, Offspring, RunConfig, RunObserver,
+    SamplingConfig, run_method,
+};

@@ -10,6 +10,9 @@ use toml::Spanned;
 
 use crate::{DataError, Location, RowReader, sha256_hex};
 
+mod llm;
+pub use llm::LlmSettings;
+
 const DEFAULT_SEEDS_PER_LABEL: i64 = 50;
 
 #[derive(Deserialize)]
@@ -28,6 +31,7 @@ struct TaskFile {
     relation: Option<Spanned<RelationTable>>,
     attributes: Option<Spanned<ValueLists>>,
     attributes_per_label: Option<Spanned<BTreeMap<String, Spanned<ValueLists>>>>,
+    llm: Option<llm::LlmTable>,
 }
 
 /// Attribute name -> values, as written in `[attributes]` tables.
@@ -61,6 +65,8 @@ pub struct LoadedTask {
     pub task_file: PathBuf,
     pub task_file_sha256: String,
     pub seed_rows_sha256: String,
+    /// The `[llm]` table, if the file has one.
+    pub llm: Option<LlmSettings>,
 }
 
 /// Reads and validates a task file; `seed_override` replaces `[seeds].path` (the `--examples`
@@ -181,6 +187,7 @@ pub fn load_task(path: &Path, seed_override: Option<&Path>) -> Result<LoadedTask
     };
     let context = file.context.as_ref().map(|context| context.get_ref().trim().to_string()).filter(|c| !c.is_empty());
     let attributes = attributes(&file, &labels, &mut problem);
+    let llm = file.llm.as_ref().map(|table| table.resolve(&mut problem));
     if !problems.is_empty() {
         return Err(many(problems));
     }
@@ -220,6 +227,7 @@ pub fn load_task(path: &Path, seed_override: Option<&Path>) -> Result<LoadedTask
         task_file: path.to_path_buf(),
         task_file_sha256: sha256_hex(text.as_bytes()),
         seed_rows_sha256: sha256_hex(&seed_bytes),
+        llm,
     })
 }
 

@@ -231,3 +231,37 @@ fn a_task_without_seed_path_needs_examples() {
     std::fs::write(&seeds, SEEDS).unwrap();
     assert_eq!(load_task(&task_path, Some(&seeds)).unwrap().seed_rows[0].len(), 2);
 }
+
+#[test]
+fn llm_table_is_read_and_checked() {
+    let with_llm = format!(
+        "{GOOD}\n[llm]\nbase_url = \"http://127.0.0.1:8080/v1\"\nmodel = \"qwen\"\napi_key_env = \"MY_KEY\"\nmax_in_flight = 64\nrequests_per_minute = 500\ntimeout_s = 30.0\nprice_input_per_million = 0.15\nprice_output_per_million = 0.6\n"
+    );
+    let (result, _, _dir) = check(&with_llm, SEEDS);
+    let llm = result.unwrap().llm.unwrap();
+    assert_eq!(llm.base_url.as_deref(), Some("http://127.0.0.1:8080/v1"));
+    assert_eq!((llm.model.as_deref(), llm.api_key_env.as_deref()), (Some("qwen"), Some("MY_KEY")));
+    assert_eq!((llm.max_in_flight, llm.requests_per_minute, llm.timeout_s), (Some(64), Some(500), Some(30.0)));
+    assert_eq!((llm.price_input_per_million, llm.price_output_per_million), (Some(0.15), Some(0.6)));
+    let (result, _, _dir) = check(GOOD, SEEDS);
+    assert_eq!(result.unwrap().llm, None);
+}
+
+#[test]
+fn llm_table_problems_are_located_and_keys_never_echoed() {
+    let bad = format!(
+        "{GOOD}\n[llm]\nbase_url = \"127.0.0.1:8080\"\napi_key = \"sk-secret-value\"\napi_key_env = \"sk-abc def\"\nmax_in_flight = 0\nprice_output_per_million = -1.0\n"
+    );
+    let err = check_error(&bad, SEEDS);
+    assert!(err.contains("DIR/task.toml:20:12: base_url must start with http:// or https://"), "{err}");
+    assert!(err.contains("DIR/task.toml:21:11: API keys do not belong in task files"), "{err}");
+    assert!(err.contains("DIR/task.toml:22:15: api_key_env names an environment variable"), "{err}");
+    assert!(err.contains("DIR/task.toml:23:17: max_in_flight must be a positive whole number, got 0"), "{err}");
+    assert!(
+        err.contains("DIR/task.toml:24:28: price_output_per_million must be a non-negative number, got -1"),
+        "{err}"
+    );
+    assert!(!err.contains("sk-secret-value"), "{err}");
+    let unknown = check_error(&format!("{GOOD}\n[llm]\nmodle = \"x\"\n"), SEEDS);
+    assert!(unknown.contains("unknown field `modle`"), "{unknown}");
+}

@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use genprompt_core::{LabelCounts, LabelId, Lineage, RngStream, SeedRow, Task, TokenUsage, stream_seed};
 use genprompt_embed::{Embeddings, Encoder};
-use genprompt_llm::{ChatMessage, ChatModel, ChatRequest, FinishReason, Sampling};
+use genprompt_llm::{ChatMessage, ChatModel, ChatRequest, FinishReason, LlmError, Sampling};
 
 use crate::clean::duplicate_key;
 use crate::{Cleaning, Method, MethodError, Rejection, SYSTEM_PROMPT, check_entity_tags, clean_reply};
@@ -22,8 +22,14 @@ pub struct RunConfig {
     /// In `Clean` mode, drop a reply whose cosine similarity to a kept row of its label reaches
     /// this value; `None` keeps near duplicates (exact duplicates are always dropped in `Clean`).
     pub near_duplicate_threshold: Option<f32>,
+    /// Stop the run when more than this share of its LLM calls failed (after their retries),
+    /// counted once at least [`MIN_CALLS_FOR_FAILURE_SHARE`] calls were made.
+    pub max_failure_share: f64,
     pub rng_seed: u64,
 }
+
+/// Below this many calls, a few failures say little about the backend; do not stop yet.
+pub const MIN_CALLS_FOR_FAILURE_SHARE: usize = 10;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct SamplingConfig {
@@ -43,6 +49,7 @@ impl RunConfig {
             sampling: SamplingConfig { temperature: 1.0, top_p: 1.0, max_tokens: 256 },
             max_calls_per_row: 4,
             near_duplicate_threshold: Some(0.95),
+            max_failure_share: 0.2,
             rng_seed,
         }
     }
@@ -67,7 +74,7 @@ pub struct GenerationOutcome {
     pub tokens: TokenUsage,
 }
 
-/// Progress after one batch, for display.
+/// One finished batch: for display, and for journals that commit the kept rows.
 #[derive(Clone, Debug)]
 pub struct BatchReport<'a> {
     pub label: &'a str,
@@ -77,12 +84,34 @@ pub struct BatchReport<'a> {
     pub kept_so_far: usize,
     pub wanted: usize,
     pub tokens: TokenUsage,
+    /// The batch's requests, and its kept rows with the index of the request behind each.
+    pub requests: &'a [ChatRequest],
+    pub kept: &'a [Offspring],
+    pub kept_requests: &'a [usize],
 }
 
-/// Receives progress events; the CLI draws progress bars, tests record them.
+/// A request that failed after the backend's retries.
+#[derive(Clone, Debug)]
+pub struct FailedRequest<'a> {
+    pub label: &'a str,
+    pub batch: usize,
+    pub request: usize,
+    pub error: &'a LlmError,
+}
+
+/// Receives progress events and may stop the run between batches; the CLI draws progress and
+/// journals rows, tests record events.
 pub trait RunObserver: Sync {
     fn label_started(&self, _label: &str, _n_seed_rows: usize, _wanted: usize) {}
-    fn batch_finished(&self, _report: &BatchReport<'_>) {}
+    /// An error stops the run: a batch the observer cannot keep must not be built upon.
+    fn batch_finished(&self, _report: &BatchReport<'_>) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        Ok(())
+    }
+    fn request_failed(&self, _failure: &FailedRequest<'_>) {}
+    /// Checked before each batch; `true` ends the run with [`MethodError::Interrupted`].
+    fn should_stop(&self) -> bool {
+        false
+    }
 }
 
 impl RunObserver for () {}
@@ -100,11 +129,20 @@ pub fn run_method(
     // Seed rows never reach the output, whichever label they belong to.
     let seed_keys: HashSet<String> = seed_rows.iter().flatten().map(|row| duplicate_key(&row.text)).collect();
     let mut outcome = GenerationOutcome { offspring: Vec::new(), counts: Vec::new(), tokens: TokenUsage::default() };
+    let mut failures = FailureTally::default();
     for label_id in task.label_ids() {
         let rows = &seed_rows[label_id.0];
         let texts: Vec<&str> = rows.iter().map(|row| row.text.as_str()).collect();
         method.start_label(label_id, rows, encoder.encode(&texts)?)?;
-        let mut label_run = LabelRun { task, label_id, config, seed_keys: &seed_keys, encoder, outcome: &mut outcome };
+        let mut label_run = LabelRun {
+            task,
+            label_id,
+            config,
+            seed_keys: &seed_keys,
+            encoder,
+            outcome: &mut outcome,
+            failures: &mut failures,
+        };
         let counts = label_run.run(method, chat, observer, rows.len())?;
         outcome.counts.push(counts);
     }
@@ -118,6 +156,30 @@ struct LabelRun<'r> {
     seed_keys: &'r HashSet<String>,
     encoder: &'r dyn Encoder,
     outcome: &'r mut GenerationOutcome,
+    failures: &'r mut FailureTally,
+}
+
+/// Calls and failures over the whole run, for the failure threshold.
+#[derive(Default)]
+struct FailureTally {
+    calls: usize,
+    failed: usize,
+    last_error: String,
+}
+
+impl FailureTally {
+    fn check(&self, limit: f64) -> Result<(), MethodError> {
+        let share = self.failed as f64 / self.calls.max(1) as f64;
+        if self.calls >= MIN_CALLS_FOR_FAILURE_SHARE && share > limit {
+            return Err(MethodError::TooManyFailures {
+                failed: self.failed,
+                calls: self.calls,
+                limit,
+                last_error: self.last_error.clone(),
+            });
+        }
+        Ok(())
+    }
 }
 
 impl LabelRun<'_> {
@@ -139,6 +201,9 @@ impl LabelRun<'_> {
         let mut n_kept = 0;
         let mut batch = 0;
         while n_kept < wanted && counts.llm_calls < max_calls {
+            if observer.should_stop() {
+                return Err(MethodError::Interrupted);
+            }
             let n_prompts = batch_size.min(wanted - n_kept).min(max_calls - counts.llm_calls);
             let mut drafts = method.next_batch(n_prompts, batch);
             drafts.truncate(n_prompts);
@@ -149,6 +214,7 @@ impl LabelRun<'_> {
                 drafts.iter().enumerate().map(|(idx, draft)| self.request(draft, batch, idx)).collect();
             let replies = chat.chat(&requests);
             counts.llm_calls += requests.len();
+            self.failures.calls += requests.len();
             counts.batches += 1;
             let mut batch_tokens = TokenUsage::default();
             // Candidates that passed the text checks, then the embedding check.
@@ -156,7 +222,15 @@ impl LabelRun<'_> {
             for (draft_idx, (draft, reply)) in drafts.iter().zip(replies).enumerate() {
                 let reply = match reply {
                     Ok(reply) => reply,
-                    Err(_) => {
+                    Err(error) => {
+                        observer.request_failed(&FailedRequest {
+                            label: &label.name,
+                            batch,
+                            request: draft_idx,
+                            error: &error,
+                        });
+                        self.failures.failed += 1;
+                        self.failures.last_error = error.to_string();
                         method.request_failed(draft_idx);
                         count_rejection(&mut counts, Rejection::LlmError);
                         continue;
@@ -175,6 +249,8 @@ impl LabelRun<'_> {
             let candidate_embeddings = self.encoder.encode(&texts)?;
             let passes = method.screen(&candidate_embeddings);
             let mut kept = Vec::new();
+            let mut kept_requests = Vec::new();
+            let first_kept = self.outcome.offspring.len();
             let mut batch_embeddings = Embeddings::new(self.encoder.dim());
             for (row, (draft_idx, text, truncated)) in candidates.into_iter().enumerate() {
                 let embedding = candidate_embeddings.row(row);
@@ -191,21 +267,28 @@ impl LabelRun<'_> {
                 kept_embeddings.push(embedding);
                 batch_embeddings.push(embedding);
                 kept.push((id.clone(), text.clone()));
+                kept_requests.push(draft_idx);
                 let lineage = drafts[draft_idx].lineage.clone();
                 self.outcome.offspring.push(Offspring { id, label: self.label_id, text, lineage, truncated });
             }
             method.kept(&kept, &batch_embeddings);
             self.outcome.tokens.prompt += batch_tokens.prompt;
             self.outcome.tokens.completion += batch_tokens.completion;
-            observer.batch_finished(&BatchReport {
-                label: &label.name,
-                batch,
-                n_requests: requests.len(),
-                n_kept: kept.len(),
-                kept_so_far: n_kept,
-                wanted,
-                tokens: batch_tokens,
-            });
+            observer
+                .batch_finished(&BatchReport {
+                    label: &label.name,
+                    batch,
+                    n_requests: requests.len(),
+                    n_kept: kept.len(),
+                    kept_so_far: n_kept,
+                    wanted,
+                    tokens: batch_tokens,
+                    requests: &requests,
+                    kept: &self.outcome.offspring[first_kept..],
+                    kept_requests: &kept_requests,
+                })
+                .map_err(MethodError::Observer)?;
+            self.failures.check(self.config.max_failure_share)?;
             batch += 1;
         }
         counts.kept = n_kept;
