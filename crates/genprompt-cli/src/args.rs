@@ -34,8 +34,10 @@ pub enum Command {
     /// Ask the LLM for AttrPrompt's attribute values (one list per gene, shared or per label);
     /// writes them beside the task file for you to review and copy into the task file.
     Attributes(AttributesArgs),
-    /// Generate a labelled synthetic dataset for a task.
+    /// Generate a labelled synthetic dataset for a task. Rerunning an interrupted run continues it.
     Generate(GenerateArgs),
+    /// Generate a few rows per label and print them, to check prompts and model before a long run.
+    Preview(PreviewArgs),
     /// Train a probe on one JSONL dataset and test it on another.
     Eval(EvalArgs),
     /// Run several methods on one task with equal budgets and seeds, evaluate each, and write a
@@ -65,8 +67,9 @@ pub struct ModelArgs {
     #[arg(long)]
     pub threads: Option<usize>,
     /// An OpenAI-compatible endpoint (OpenAI, vLLM, Ollama, llama.cpp server), e.g.
-    /// http://127.0.0.1:8080/v1; without it the embedded model runs.
-    #[arg(long, env = "OPENAI_BASE_URL", value_name = "URL")]
+    /// http://127.0.0.1:8080/v1. Without it: the task file's [llm] base_url, else the
+    /// OPENAI_BASE_URL environment variable, else the embedded model.
+    #[arg(long, value_name = "URL")]
     pub base_url: Option<String>,
     /// The endpoint's model name (required with --base-url).
     #[arg(long, value_name = "NAME")]
@@ -75,9 +78,39 @@ pub struct ModelArgs {
     /// need none). The key itself never goes on the command line.
     #[arg(long, value_name = "VAR")]
     pub api_key_env: Option<String>,
-    /// Most requests in flight to the endpoint (it adapts downwards on 429s and slow replies).
-    #[arg(long, default_value_t = 32)]
-    pub max_in_flight: usize,
+    /// Most requests in flight to the endpoint (it adapts downwards on 429s and slow replies;
+    /// default 32, or the task file's [llm] max_in_flight).
+    #[arg(long)]
+    pub max_in_flight: Option<usize>,
+    /// Price in US dollars per million prompt tokens, to show spending (or [llm] in the task file).
+    #[arg(long, value_name = "USD")]
+    pub price_input: Option<f64>,
+    /// Price in US dollars per million completion tokens.
+    #[arg(long, value_name = "USD")]
+    pub price_output: Option<f64>,
+}
+
+/// The response cache and the run journal that makes runs resumable.
+#[derive(Args, Debug, Clone)]
+pub struct StoreArgs {
+    /// Folder of the shared response cache (default: GENPROMPT_HOME/cache).
+    #[arg(long, env = "GENPROMPT_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Neither read nor write the shared response cache (the run's own journal still lets an
+    /// interrupted run resume without paying twice).
+    #[arg(long, conflicts_with = "refresh_cache")]
+    pub no_cache: bool,
+    /// Ask the LLM again instead of answering from the cache, and store the new replies.
+    #[arg(long)]
+    pub refresh_cache: bool,
+    /// Send again the requests that failed earlier in this run; without it a resumed run replays
+    /// them as failures, so it takes the same course as before.
+    #[arg(long)]
+    pub retry_failed: bool,
+    /// Stop the run when more than this share of LLM calls fail after their retries (checked once
+    /// 10 calls were made).
+    #[arg(long, default_value_t = 0.2, value_name = "SHARE")]
+    pub max_failure_share: f64,
 }
 
 #[derive(Args, Debug)]
@@ -91,6 +124,8 @@ pub struct QuickstartArgs {
     /// Random seed of the run.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    #[command(flatten)]
+    pub store: StoreArgs,
     #[command(flatten)]
     pub models: ModelArgs,
 }
@@ -224,9 +259,14 @@ pub struct GenerateArgs {
     /// Random seed: the same seed, task, seed rows and model give the same dataset.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Replace an existing dataset in --out.
+    /// Replace an existing dataset in --out, or start an interrupted run there over.
     #[arg(long)]
     pub force: bool,
+    /// Print how many requests, tokens and dollars the run would take, and stop.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub store: StoreArgs,
     #[command(flatten)]
     pub generation: GenerationArgs,
     #[command(flatten)]
@@ -234,6 +274,28 @@ pub struct GenerateArgs {
 }
 
 /// Knobs of the method; defaults reproduce the paper.
+#[derive(Args, Debug)]
+pub struct PreviewArgs {
+    #[arg(long)]
+    pub task: PathBuf,
+    #[arg(long, value_enum, default_value_t = Method::Genetic)]
+    pub method: Method,
+    /// Rows per label.
+    #[arg(short = 'n', long = "n-per-label", value_name = "N", default_value_t = 3)]
+    pub n_per_label: usize,
+    /// Real labelled rows to use as seeds instead of the task file's `[seeds].path`.
+    #[arg(long, value_name = "FILE")]
+    pub examples: Option<PathBuf>,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub generation: GenerationArgs,
+    #[command(flatten)]
+    pub models: ModelArgs,
+}
+
 #[derive(Args, Debug, Clone)]
 pub struct GenerationArgs {
     #[arg(long, value_enum, default_value_t = ParentsArg::Active)]
@@ -357,6 +419,8 @@ pub struct CompareArgs {
     /// Probe runs per evaluation.
     #[arg(long, default_value_t = 3)]
     pub runs: usize,
+    #[command(flatten)]
+    pub store: StoreArgs,
     #[command(flatten)]
     pub generation: GenerationArgs,
     #[command(flatten)]

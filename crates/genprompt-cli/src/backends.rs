@@ -6,9 +6,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use genprompt_core::ModelInfo;
+use genprompt_data::LlmSettings;
 use genprompt_embed::{EmbedError, Embeddings, Encoder, EncoderIdentity};
 use genprompt_embed_candle::{EncoderOptions, MiniLmEncoder};
-use genprompt_llm::{ChatModel, ChatReply, ChatRequest, LlmError, ModelIdentity};
+use genprompt_llm::{BackendStats, ChatModel, ChatReply, ChatRequest, LlmError, ModelIdentity, OnReply};
 use genprompt_llm_llama::{LlamaChatModel, LlamaOptions};
 use genprompt_models::{DEFAULT_ENCODER, DEFAULT_LLM, Home};
 
@@ -33,18 +34,81 @@ pub fn encoder_dir(args: &ModelArgs) -> Result<PathBuf> {
     }
 }
 
-/// The endpoint when `--base-url` (or OPENAI_BASE_URL) is given, else the embedded GGUF model.
-pub fn load_llm(args: &ModelArgs) -> Result<Box<dyn ChatModel>> {
-    let Some(base_url) = &args.base_url else {
+/// Which LLM a command runs on, after the command line, the task file's `[llm]` table and the
+/// environment, in that order of precedence.
+#[derive(Clone, Debug, Default)]
+pub struct LlmChoice {
+    /// `None`: the embedded GGUF model.
+    pub base_url: Option<String>,
+    pub model: Option<String>,
+    pub api_key_env: Option<String>,
+    pub max_in_flight: usize,
+    pub requests_per_minute: Option<u32>,
+    pub input_tokens_per_minute: Option<u32>,
+    pub output_tokens_per_minute: Option<u32>,
+    pub timeout_s: Option<f64>,
+    pub prices: Prices,
+}
+
+/// US dollars per million tokens.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Prices {
+    pub input: Option<f64>,
+    pub output: Option<f64>,
+}
+
+impl Prices {
+    /// The cost of these tokens, if both prices are known.
+    pub fn cost(&self, prompt_tokens: u64, completion_tokens: u64) -> Option<f64> {
+        Some(self.input? * prompt_tokens as f64 / 1e6 + self.output? * completion_tokens as f64 / 1e6)
+    }
+}
+
+impl LlmChoice {
+    pub fn resolve(args: &ModelArgs, task: Option<&LlmSettings>) -> LlmChoice {
+        let task = task.cloned().unwrap_or_default();
+        let env_url = std::env::var("OPENAI_BASE_URL").ok().filter(|url| !url.trim().is_empty());
+        let base_url = args.base_url.clone().or(task.base_url).or(env_url);
+        // The embedded model costs nothing; an endpoint's price is unknown unless given.
+        let free = base_url.is_none().then_some(0.0);
+        LlmChoice {
+            model: args.model.clone().or(task.model),
+            api_key_env: args.api_key_env.clone().or(task.api_key_env),
+            max_in_flight: args.max_in_flight.or(task.max_in_flight).unwrap_or(32).max(1),
+            requests_per_minute: task.requests_per_minute,
+            input_tokens_per_minute: task.input_tokens_per_minute,
+            output_tokens_per_minute: task.output_tokens_per_minute,
+            timeout_s: task.timeout_s,
+            prices: Prices {
+                input: args.price_input.or(task.price_input_per_million).or(free),
+                output: args.price_output.or(task.price_output_per_million).or(free),
+            },
+            base_url,
+        }
+    }
+}
+
+/// The endpoint when one is chosen (see [`LlmChoice`]), else the embedded GGUF model.
+pub fn load_llm(args: &ModelArgs, choice: &LlmChoice) -> Result<Box<dyn ChatModel>> {
+    let Some(base_url) = &choice.base_url else {
         return Ok(Box::new(load_gguf(args)?));
     };
-    let Some(model) = &args.model else {
-        return Err(crate::BadInput("--base-url needs --model NAME (the endpoint's model)".to_string()).into());
+    let Some(model) = &choice.model else {
+        return Err(crate::BadInput(
+            "an endpoint needs a model name: pass --model NAME or set `model` under [llm] in the task file".to_string(),
+        )
+        .into());
     };
     let mut config = genprompt_llm_http::HttpConfig::new(base_url.clone(), model.clone())
-        .with_api_key_env(args.api_key_env.as_deref())
+        .with_api_key_env(choice.api_key_env.as_deref())
         .map_err(|err| crate::BadInput(err.to_string()))?;
-    config.max_in_flight = args.max_in_flight.max(1);
+    config.max_in_flight = choice.max_in_flight;
+    config.requests_per_minute = choice.requests_per_minute;
+    config.input_tokens_per_minute = choice.input_tokens_per_minute;
+    config.output_tokens_per_minute = choice.output_tokens_per_minute;
+    if let Some(timeout) = choice.timeout_s {
+        config.timeout = Duration::from_secs_f64(timeout);
+    }
     tracing::info!(base_url = %base_url, model = %model, "using an OpenAI-compatible endpoint");
     Ok(Box::new(genprompt_llm_http::HttpChatModel::new(config)?))
 }
@@ -112,6 +176,14 @@ impl<T: ChatModel> ChatModel for Timed<T> {
     fn chat(&self, requests: &[ChatRequest]) -> Vec<Result<ChatReply, LlmError>> {
         self.time(|| self.inner.chat(requests))
     }
+
+    fn chat_each(&self, requests: &[ChatRequest], on_reply: &OnReply<'_>) -> Vec<Result<ChatReply, LlmError>> {
+        self.time(|| self.inner.chat_each(requests, on_reply))
+    }
+
+    fn backend_stats(&self) -> Option<BackendStats> {
+        self.inner.backend_stats()
+    }
 }
 
 impl<T: Encoder> Encoder for Timed<T> {
@@ -128,13 +200,14 @@ impl<T: Encoder> Encoder for Timed<T> {
     }
 }
 
-/// Refuses to overwrite a previous result unless asked to.
+/// Refuses to overwrite a finished dataset unless asked to. The manifest is written last, so a
+/// folder without one holds an unfinished run, which the next run continues.
 pub fn check_out_dir(out: &Path, force: bool) -> Result<()> {
-    let dataset = out.join("dataset.jsonl");
-    if dataset.exists() && !force {
+    let manifest = out.join("manifest.json");
+    if manifest.exists() && !force {
         return Err(crate::BadInput(format!(
-            "{} already exists; pass --force to replace it or choose another --out",
-            dataset.display()
+            "{} holds a finished dataset; pass --force to replace it or choose another --out",
+            out.display()
         ))
         .into());
     }

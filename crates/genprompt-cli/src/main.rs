@@ -1,13 +1,15 @@
 //! The `genprompt` binary: parse arguments, set up logging, dispatch, map errors to exit codes.
 //!
 //! Exit codes: 0 success, 2 bad input or usage (the same code clap uses), 1 a run that could not
-//! finish.
+//! finish, 130 a run stopped by Ctrl-C (it continues when run again).
 
 mod args;
 mod backends;
 mod commands;
 mod curation;
+mod interrupt;
 mod progress;
+mod run_store;
 
 use std::process::ExitCode;
 
@@ -30,7 +32,8 @@ fn main() -> ExitCode {
         Command::Embed(args) => commands::embed::run(args, &progress),
         Command::Genes(args) => commands::genes::run(args),
         Command::Attributes(args) => commands::attributes::run(args),
-        Command::Generate(args) => commands::generate::run(args, &progress).map(|_| ()),
+        Command::Generate(args) => commands::generate::run(args, &progress),
+        Command::Preview(args) => commands::preview::run(args, &progress),
         Command::Eval(args) => commands::eval::run(args, &progress).map(|_| ()),
         Command::Compare(args) => commands::compare::run(args, &progress),
     };
@@ -47,13 +50,16 @@ fn main() -> ExitCode {
     }
 }
 
-/// 2 when any error in the chain is the user's input, 1 otherwise.
+/// 130 for a run stopped by Ctrl-C, 2 when any error in the chain is the user's input, 1 otherwise.
 fn exit_code(err: &anyhow::Error) -> u8 {
     use genprompt_data::DataError;
     use genprompt_embed::EmbedError;
     use genprompt_llm::LlmError;
     use genprompt_methods::MethodError;
     use genprompt_models::ModelError;
+    if err.chain().any(|cause| matches!(cause.downcast_ref::<MethodError>(), Some(MethodError::Interrupted))) {
+        return interrupt::EXIT_INTERRUPTED;
+    }
     let bad_input = err.chain().any(|cause| {
         cause.is::<BadInput>()
             || cause.downcast_ref::<DataError>().is_some_and(DataError::is_bad_input)
@@ -61,6 +67,11 @@ fn exit_code(err: &anyhow::Error) -> u8 {
             || matches!(cause.downcast_ref::<LlmError>(), Some(LlmError::Load { .. }))
             || matches!(cause.downcast_ref::<EmbedError>(), Some(EmbedError::Load { .. }))
             || cause.downcast_ref::<MethodError>().is_some_and(MethodError::is_bad_input)
+            || matches!(
+                cause.downcast_ref::<MethodError>(),
+                Some(MethodError::Observer(inner))
+                    if matches!(inner.downcast_ref(), Some(genprompt_store::StoreError::Diverged { .. }))
+            )
             || matches!(
                 cause.downcast_ref::<genprompt_finetune::FinetuneError>(),
                 Some(genprompt_finetune::FinetuneError::Load { .. })

@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use genprompt_methods::{BatchReport, RunObserver};
+use genprompt_methods::BatchReport;
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Draws progress on stderr. Bars only when stderr is a terminal; plain lines otherwise, so logs
@@ -70,8 +70,9 @@ impl Progress {
     }
 }
 
-impl RunObserver for Progress {
-    fn label_started(&self, label: &str, n_seed_rows: usize, wanted: usize) {
+/// Per-label generation progress, driven by the run's observer (`run_store::Recorder`).
+impl Progress {
+    pub fn label_started(&self, label: &str, n_seed_rows: usize, wanted: usize) {
         {
             let mut state = self.state.lock().expect("progress lock");
             state.tokens = 0;
@@ -83,22 +84,28 @@ impl RunObserver for Progress {
         self.start(label, wanted as u64);
     }
 
-    fn batch_finished(&self, report: &BatchReport<'_>) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    /// After a batch: rows/s, tokens/s and, on plain lines, an ETA for the label; `status` adds
+    /// the run's cache, retry and spending figures.
+    pub fn batch_finished_with(&self, report: &BatchReport<'_>, status: &str) {
         let message = {
             let mut state = self.state.lock().expect("progress lock");
             state.tokens += report.tokens.prompt + report.tokens.completion;
             state.rows += report.n_kept;
             let seconds = state.started.elapsed().as_secs_f64().max(1e-3);
+            let rows_per_s = state.rows as f64 / seconds;
+            let eta = match (self.bars, rows_per_s > 0.0) {
+                (false, true) => format!(", eta {:.0}s", (report.wanted - report.kept_so_far) as f64 / rows_per_s),
+                _ => String::new(),
+            };
             format!(
-                "kept, batch {} ({}/{} kept), {:.2} rows/s, {:.0} tokens/s",
+                "batch {}: {}/{} kept; {:.2} rows/s, {:.0} tokens/s{eta}; {status}",
                 report.batch,
                 report.n_kept,
                 report.n_requests,
-                state.rows as f64 / seconds,
-                state.tokens as f64 / seconds
+                rows_per_s,
+                state.tokens as f64 / seconds,
             )
         };
         self.update(report.kept_so_far as u64, &message);
-        Ok(())
     }
 }

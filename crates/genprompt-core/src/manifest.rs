@@ -4,7 +4,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// Bumped whenever a field changes meaning or disappears; readers check it first.
-pub const MANIFEST_FORMAT_VERSION: u32 = 1;
+/// Version 2 added `requests` and `cost`.
+pub const MANIFEST_FORMAT_VERSION: u32 = 2;
 
 /// `manifest.json`: everything needed to know how a dataset was made and to make it again.
 ///
@@ -27,7 +28,41 @@ pub struct Manifest {
     pub n_per_label: usize,
     pub labels: BTreeMap<String, LabelCounts>,
     pub tokens: TokenUsage,
+    /// Where the replies came from; `tokens` counts all replies, `cost` only the paid ones.
+    #[serde(default)]
+    pub requests: RequestCounts,
+    #[serde(default)]
+    pub cost: Cost,
     pub timings: Timings,
+}
+
+/// Where a run's LLM replies came from. A resumed run counts its replayed replies here too.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestCounts {
+    pub total: u64,
+    /// Replayed from the run's journal (after an interruption).
+    pub replayed: u64,
+    /// Answered by the shared response cache.
+    pub cache_hits: u64,
+    /// Sent to the backend by the process that finished the run.
+    pub sent: u64,
+    /// Failed after the backend's retries (including failures replayed from the journal).
+    pub failed: u64,
+    /// Backend retries (429, 5xx, timeouts, dropped connections), where the backend counts them.
+    pub retries: u64,
+}
+
+/// What the tokens sent to the backend cost, where prices are known.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Cost {
+    /// Tokens of the replies the backend produced for this process, not those from a cache.
+    pub paid_prompt_tokens: u64,
+    pub paid_completion_tokens: u64,
+    /// US dollars per million tokens, if configured.
+    pub price_input_per_million: Option<f64>,
+    pub price_output_per_million: Option<f64>,
+    /// `None` when no price is configured (zero for the embedded model).
+    pub usd: Option<f64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -22,7 +22,7 @@ mod wire;
 use std::fmt;
 use std::sync::{Arc, Once};
 
-use genprompt_llm::{ChatModel, ChatReply, ChatRequest, LlmError, ModelIdentity, OnReply};
+use genprompt_llm::{BackendStats, ChatModel, ChatReply, ChatRequest, LlmError, ModelIdentity, OnReply};
 use serde_json::Value;
 use tokio::runtime::Runtime;
 use tokio::task::JoinSet;
@@ -209,6 +209,18 @@ impl ChatModel for HttpChatModel {
 
     fn chat(&self, requests: &[ChatRequest]) -> Vec<Result<ChatReply, LlmError>> {
         self.chat_each(requests, &|_, _| {})
+    }
+
+    fn backend_stats(&self) -> Option<BackendStats> {
+        let stats = self.stats();
+        Some(BackendStats {
+            retries: stats.retries,
+            rate_limited: stats.rate_limited,
+            timeouts: stats.timeouts,
+            server_errors: stats.server_errors,
+            connection_errors: stats.connection_errors,
+            concurrency: stats.current_concurrency,
+        })
     }
 
     /// Replies reach `on_reply` as they arrive, so a caller can commit them before the batch ends.

@@ -124,6 +124,24 @@ pub trait ChatModel: Send + Sync {
         }
         results
     }
+
+    /// Retry and fault counters so far, for backends that keep them.
+    fn backend_stats(&self) -> Option<BackendStats> {
+        None
+    }
+}
+
+/// Fault counters of a backend that retries (HTTP endpoints), for progress lines and manifests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BackendStats {
+    pub retries: u64,
+    /// 429 answers.
+    pub rate_limited: u64,
+    pub timeouts: u64,
+    pub server_errors: u64,
+    pub connection_errors: u64,
+    /// The adaptive cap on requests in flight right now.
+    pub concurrency: usize,
 }
 
 /// Called with a request's index and its result; see [`ChatModel::chat_each`].
@@ -140,6 +158,10 @@ impl<T: ChatModel + ?Sized> ChatModel for Box<T> {
 
     fn chat_each(&self, requests: &[ChatRequest], on_reply: &OnReply<'_>) -> Vec<Result<ChatReply, LlmError>> {
         (**self).chat_each(requests, on_reply)
+    }
+
+    fn backend_stats(&self) -> Option<BackendStats> {
+        (**self).backend_stats()
     }
 }
 

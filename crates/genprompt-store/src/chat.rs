@@ -3,7 +3,7 @@
 
 use std::sync::Mutex;
 
-use genprompt_llm::{ChatModel, ChatReply, ChatRequest, LlmError, ModelIdentity, OnReply};
+use genprompt_llm::{BackendStats, ChatModel, ChatReply, ChatRequest, LlmError, ModelIdentity, OnReply};
 
 use crate::{CacheMode, RequestKey, ResponseCache, RunJournal, Scope, StoreError};
 
@@ -59,6 +59,11 @@ impl<M: ChatModel> StoredChat<M> {
 
     pub fn stats(&self) -> StoreStats {
         *self.stats.lock().expect("stats lock")
+    }
+
+    /// The key this wrapper files `request` under.
+    pub fn key(&self, request: &ChatRequest) -> RequestKey {
+        RequestKey::of(&self.scope, request)
     }
 
     pub fn inner(&self) -> &M {
@@ -140,6 +145,10 @@ impl<M: ChatModel> ChatModel for StoredChat<M> {
 
     fn chat(&self, requests: &[ChatRequest]) -> Vec<Result<ChatReply, LlmError>> {
         self.chat_each(requests, &|_, _| {})
+    }
+
+    fn backend_stats(&self) -> Option<BackendStats> {
+        self.inner.backend_stats()
     }
 
     fn chat_each(&self, requests: &[ChatRequest], on_reply: &OnReply<'_>) -> Vec<Result<ChatReply, LlmError>> {

@@ -5,7 +5,7 @@ use genprompt_llm::{ChatMessage, ChatModel, ChatRequest, Sampling};
 use genprompt_methods::{SYSTEM_PROMPT, parse_value_list, render_attribute_prompt};
 
 use crate::args::AttributesArgs;
-use crate::backends::load_llm;
+use crate::backends::{LlmChoice, load_llm};
 
 /// One LLM call per attribute (per label for `--per-label` ones), then a reviewable TOML file in
 /// the task-file format, so reviewed lists can be pasted as they are.
@@ -20,7 +20,7 @@ pub fn run(args: AttributesArgs) -> Result<()> {
             return Err(crate::BadInput(format!("--per-label {name}: not one of the task's genes")).into());
         }
     }
-    let chat = load_llm(&args.models)?;
+    let chat = load_llm(&args.models, &LlmChoice::resolve(&args.models, loaded.llm.as_ref()))?;
     // (label or None, attribute) for every question, shared ones first.
     let mut questions: Vec<(Option<LabelId>, &str)> = Vec::new();
     for gene in task.genes.iter().filter(|g| !args.per_label.contains(&g.name)) {

@@ -54,6 +54,8 @@ pub fn run(args: CompareArgs, progress: &Progress) -> Result<()> {
     if args.n_per_label == 0 || args.runs == 0 {
         return Err(crate::BadInput("-n and --runs must be at least 1".to_string()).into());
     }
+    generate::check_store_args(&args.store)?;
+    crate::interrupt::install()?;
     let specs = args.methods.iter().map(|name| method_spec(name, &args.generation)).collect::<Result<Vec<_>>>()?;
     let loaded = load_task(&args.task, args.examples.as_deref())?;
     let encoder = Timed::new(load_encoder(&args.models)?);
@@ -68,8 +70,18 @@ pub fn run(args: CompareArgs, progress: &Progress) -> Result<()> {
     for (name, (method, generation)) in args.methods.iter().zip(&specs) {
         progress.step(&format!("== {name}"));
         let out = args.out.join("methods").join(name);
-        let config = generate::run_config(generation, args.n_per_label, args.seed);
-        let generated = generate::generate(&loaded, *method, generation, &config, &args.models, &out, progress)?;
+        let config = generate::run_config(generation, &args.store, args.n_per_label, args.seed);
+        generate::replace_finished_run(&out)?;
+        let job = generate::Job {
+            loaded: &loaded,
+            method: *method,
+            generation,
+            config: &config,
+            models: &args.models,
+            store: &args.store,
+            out: &out,
+        };
+        let generated = generate::generate(&job, progress)?;
         let plan = plan(&args, &generated.dataset, MixArg::Synthetic);
         let metrics = eval::evaluate(&plan, &encoder, progress)?;
         write_json_atomic(&eval::metrics_path(&out), &metrics)?;

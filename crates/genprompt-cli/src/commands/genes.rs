@@ -4,12 +4,12 @@ use genprompt_llm::{ChatMessage, ChatModel, ChatRequest, Sampling};
 use genprompt_methods::{SYSTEM_PROMPT, parse_gene_list, render_gene_prompt};
 
 use crate::args::GenesArgs;
-use crate::backends::load_llm;
+use crate::backends::{LlmChoice, load_llm};
 
 /// One LLM call, then a reviewable file: the paper's human-AI step keeps a person in the loop.
 pub fn run(args: GenesArgs) -> Result<()> {
     let loaded = load_task(&args.task, args.examples.as_deref())?;
-    let chat = load_llm(&args.models)?;
+    let chat = load_llm(&args.models, &LlmChoice::resolve(&args.models, loaded.llm.as_ref()))?;
     let prompt = render_gene_prompt(&loaded.task, &loaded.seed_rows);
     let request = ChatRequest {
         messages: vec![ChatMessage::system(SYSTEM_PROMPT), ChatMessage::user(prompt)],

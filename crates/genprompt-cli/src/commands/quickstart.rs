@@ -58,9 +58,19 @@ pub fn run(args: QuickstartArgs, progress: &Progress) -> Result<()> {
         top_p: 1.0,
         max_tokens: 96,
     };
-    let config = generate::run_config(&generation, args.n_per_label, args.seed);
-    let generated =
-        generate::generate(&loaded, Method::Genetic, &generation, &config, &args.models, &args.out, progress)?;
+    let config = generate::run_config(&generation, &args.store, args.n_per_label, args.seed);
+    generate::replace_finished_run(&args.out)?;
+    crate::interrupt::install()?;
+    let job = generate::Job {
+        loaded: &loaded,
+        method: Method::Genetic,
+        generation: &generation,
+        config: &config,
+        models: &args.models,
+        store: &args.store,
+        out: &args.out,
+    };
+    let generated = generate::generate(&job, progress)?;
 
     progress.step("[4/4] evaluating on real test rows (probe: frozen encoder + logistic regression)");
     let encoder = Timed::new(load_encoder(&args.models)?);

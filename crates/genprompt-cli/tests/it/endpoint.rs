@@ -44,10 +44,14 @@ fn generate_through_an_endpoint_without_leaking_the_key() {
     assert!(hits.iter().all(|hit| hit.authorization.as_deref() == Some(&format!("Bearer {SECRET}")[..])));
     assert_eq!(hits[0].body["model"], "test-model");
 
-    // The key appears in no file the run wrote and in no output line.
-    for entry in std::fs::read_dir(context.path("out")).unwrap() {
-        let path = entry.unwrap().path();
-        let bytes = std::fs::read(&path).unwrap();
+    // The key appears in no file the run wrote (dataset, manifest, journal, response cache) and
+    // in no output line.
+    let files = crate::files_under(&context.path("out"));
+    let cache = crate::files_under(&context.path("response-cache"));
+    assert!(files.iter().any(|p| p.ends_with("run.sqlite")), "{files:?}");
+    assert!(cache.iter().any(|p| p.ends_with("responses.sqlite")), "{cache:?}");
+    for path in files.iter().chain(&cache) {
+        let bytes = std::fs::read(path).unwrap();
         let leaked = bytes.windows(SECRET.len()).any(|window| window == SECRET.as_bytes());
         assert!(!leaked, "{} contains the API key", path.display());
     }
@@ -60,7 +64,7 @@ fn base_url_without_model_or_with_a_missing_key_variable_is_bad_input() {
     tiny_task(&context);
     let args = ["generate", "--task", "task.toml", "-n", "1", "--out", "out", "--base-url", "http://127.0.0.1:9/v1"];
     let run = context.run(&args).failure(2);
-    assert!(run.stderr().contains("--base-url needs --model"), "{}", run.stderr());
+    assert!(run.stderr().contains("an endpoint needs a model name: pass --model NAME"), "{}", run.stderr());
     let mut with_model = args.to_vec();
     with_model.extend(["--model", "m", "--api-key-env", "GENPROMPT_TEST_UNSET_KEY"]);
     let run = context.run(&with_model).failure(2);

@@ -7,6 +7,7 @@ mod endpoint;
 mod errors;
 mod methods;
 mod pipeline;
+mod resume;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -49,17 +50,24 @@ impl TestContext {
 
     /// Like `run`, with extra environment variables.
     pub fn run_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
-        let output = Command::new(env!("CARGO_BIN_EXE_genprompt"))
+        let output = self.command(args).envs(env.iter().copied()).output().expect("the genprompt binary runs");
+        Run { args: args.iter().map(|a| a.to_string()).collect(), output }
+    }
+
+    /// `genprompt args...` ready to run in the folder: progress bars off, no endpoint or log
+    /// settings inherited, and a response cache of this context's own.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_genprompt"));
+        command
             .args(args)
-            .envs(env.iter().copied())
             .env_remove("OPENAI_BASE_URL")
+            // Each test context has its own response cache, so tests never answer each other.
+            .env("GENPROMPT_CACHE_DIR", self.dir.path().join("response-cache"))
             .arg("--no-progress")
             .current_dir(self.dir.path())
             .env_remove("RUST_LOG")
-            .env_remove("GENPROMPT_LOG")
-            .output()
-            .expect("the genprompt binary runs");
-        Run { args: args.iter().map(|a| a.to_string()).collect(), output }
+            .env_remove("GENPROMPT_LOG");
+        command
     }
 
     /// Replaces the temp folder in `text` by `DIR`, so messages can be compared exactly.
@@ -181,4 +189,18 @@ pub fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
         .lines()
         .map(|line| serde_json::from_str(line).expect("every output line is JSON"))
         .collect()
+}
+
+/// Every file under `dir`, recursively.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap_or_else(|err| panic!("cannot list {}: {err}", dir.display())) {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(files_under(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
 }

@@ -4,9 +4,9 @@ use crate::{TestContext, read_jsonl, tiny_task};
 
 const N_PER_LABEL: usize = 3;
 
-fn generate(context: &TestContext, out: &str, seed: &str) -> crate::Run {
+fn generate(context: &TestContext, out: &str, seed: &str, extra: &[&str]) -> crate::Run {
     let n = N_PER_LABEL.to_string();
-    let args = [
+    let mut args = vec![
         "generate",
         "--task",
         "task.toml",
@@ -25,6 +25,7 @@ fn generate(context: &TestContext, out: &str, seed: &str) -> crate::Run {
         "--threads",
         "1",
     ];
+    args.extend(extra);
     context.run(&args).success()
 }
 
@@ -32,7 +33,7 @@ fn generate(context: &TestContext, out: &str, seed: &str) -> crate::Run {
 fn generate_then_eval_on_the_embedded_models() {
     let context = TestContext::new();
     tiny_task(&context);
-    let run = generate(&context, "out", "7");
+    let run = generate(&context, "out", "7", &[]);
     assert!(run.stdout().contains("sports: kept 3/3"), "{}", run.stdout());
 
     // The dataset: exactly N rows per label, lineage pointing at seed rows or earlier offspring.
@@ -67,7 +68,10 @@ fn generate_then_eval_on_the_embedded_models() {
 
     // The manifest: what made the dataset, and counts that add up.
     let manifest: serde_json::Value = serde_json::from_str(&context.read("out/manifest.json")).unwrap();
-    assert_eq!(manifest["format_version"], 1);
+    assert_eq!(manifest["format_version"], 2);
+    assert_eq!(manifest["requests"]["total"], manifest["requests"]["sent"]);
+    assert_eq!(manifest["requests"]["cache_hits"], 0);
+    assert_eq!(manifest["cost"]["usd"], 0.0, "the embedded model is free");
     assert_eq!(manifest["method"], "genetic");
     assert_eq!(manifest["rng_seed"], 7);
     assert_eq!(manifest["parameters"]["parents"], "active");
@@ -109,9 +113,16 @@ print('ok', folder.num_rows)\n";
         String::from_utf8_lossy(&output.stderr)
     );
 
-    // Same seed, same model: the same dataset, byte for byte.
-    generate(&context, "again", "7");
+    // Same seed, same model: the same dataset, byte for byte, generated again (no cache)...
+    generate(&context, "again", "7", &["--no-cache"]);
     assert_eq!(context.read("out/dataset.jsonl"), context.read("again/dataset.jsonl"));
+    // ... and answered entirely from the response cache, at no cost.
+    let run = generate(&context, "cached", "7", &[]);
+    assert_eq!(context.read("out/dataset.jsonl"), context.read("cached/dataset.jsonl"));
+    let cached: serde_json::Value = serde_json::from_str(&context.read("cached/manifest.json")).unwrap();
+    assert_eq!(cached["requests"]["sent"], 0, "{}", run.stdout());
+    assert_eq!(cached["requests"]["cache_hits"], manifest["requests"]["total"]);
+    assert_eq!(cached["cost"]["paid_completion_tokens"], 0);
 
     // Evaluation on the real test rows: 3 probe runs, intrinsic metrics of the synthetic rows.
     let run = context.run(&["eval", "--train", "out/dataset.jsonl", "--test", "test.jsonl", "--out", "eval"]).success();
