@@ -85,6 +85,8 @@ pub struct Hit {
 #[derive(Default)]
 struct Script {
     faults: HashMap<String, VecDeque<Fault>>,
+    /// Answers to the next hits whatever their key, before per-key scripts.
+    upcoming: VecDeque<Fault>,
     default: Option<Fault>,
     hits: Vec<Hit>,
     latency: Duration,
@@ -140,6 +142,12 @@ impl FaultServer {
     /// Answers the next hits of `key` with `faults`, in order.
     pub fn script(&self, key: &str, faults: impl IntoIterator<Item = Fault>) {
         self.shared.script().faults.entry(key.to_string()).or_default().extend(faults);
+    }
+
+    /// Answers the next hits with `faults`, in arrival order, whatever their key: for tests that
+    /// cannot know the prompts in advance (a whole generation run).
+    pub fn script_next(&self, faults: impl IntoIterator<Item = Fault>) {
+        self.shared.script().upcoming.extend(faults);
     }
 
     /// The answer once a key's script is used up (initially [`Fault::Ok`]).
@@ -239,7 +247,7 @@ async fn completions(State(shared): State<Arc<Shared>>, headers: HeaderMap, body
     let (mut fault, latency, workers) = {
         let mut script = shared.script();
         let attempt = 1 + script.hits.iter().filter(|hit| hit.key == key).count();
-        let next = script.faults.get_mut(&key).and_then(VecDeque::pop_front);
+        let next = script.upcoming.pop_front().or_else(|| script.faults.get_mut(&key).and_then(VecDeque::pop_front));
         let fault = next.or_else(|| script.default.clone()).unwrap_or(Fault::Ok);
         let completed_before = shared.completed.load(Ordering::SeqCst);
         let hit = Hit { key: key.clone(), attempt, in_flight, completed_before, authorization, body: body.clone() };

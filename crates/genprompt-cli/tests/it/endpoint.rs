@@ -70,3 +70,72 @@ fn base_url_without_model_or_with_a_missing_key_variable_is_bad_input() {
     let run = context.run(&with_model).failure(2);
     assert!(run.stderr().contains("GENPROMPT_TEST_UNSET_KEY"), "{}", run.stderr());
 }
+
+/// Every fault of the test server, twice, in the middle of a run: the run still ends with exactly
+/// the requested rows, no duplicates, and the faults in the manifest (retries, refusals,
+/// truncations).
+#[test]
+fn a_run_through_every_fault_ends_with_exactly_the_requested_rows() {
+    use genprompt_llm_http::testing::Fault;
+    use std::time::Duration;
+    let cases: Vec<(&str, Fault)> = vec![
+        ("429 with Retry-After", Fault::RateLimited(Some("1".to_string()))),
+        ("500", Fault::status(500)),
+        ("503", Fault::status(503)),
+        ("slower than the timeout", Fault::Slow(Duration::from_secs(3))),
+        ("reset connection", Fault::Reset),
+        ("invalid JSON", Fault::InvalidJson),
+        ("empty choices", Fault::EmptyChoices),
+        ("refusal", Fault::Refusal),
+        ("finish_reason length", Fault::Length),
+    ];
+    for (name, fault) in cases {
+        let server = FaultServer::start();
+        let context = TestContext::new();
+        tiny_task(&context);
+        // A short timeout, from the task file's [llm] table.
+        let task = context.read("task.toml") + "\n[llm]\ntimeout_s = 1.0\n";
+        context.write("task.toml", &task);
+        // Two hits into the first batch, so the faults land among healthy requests.
+        server.script_next([Fault::Ok, fault.clone(), fault]);
+        let url = server.base_url();
+        let args = [
+            "generate",
+            "--task",
+            "task.toml",
+            "-n",
+            "3",
+            "--out",
+            "out",
+            "--base-url",
+            &url,
+            "--model",
+            "m",
+            "--keep-near-duplicates",
+        ];
+        let run = context.run(&args);
+        assert_eq!(run.code(), Some(0), "{name}: {}", run.stderr());
+        let rows = read_jsonl(&context.path("out/dataset.jsonl"));
+        for label in ["sports", "politics"] {
+            assert_eq!(rows.iter().filter(|r| r["label"] == label).count(), 3, "{name}");
+        }
+        let texts: std::collections::HashSet<&str> = rows.iter().map(|r| r["text"].as_str().unwrap()).collect();
+        assert_eq!(texts.len(), rows.len(), "{name}: duplicate rows");
+        let manifest: serde_json::Value = serde_json::from_str(&context.read("out/manifest.json")).unwrap();
+        let total = |field: &str| -> u64 {
+            manifest["labels"].as_object().unwrap().values().map(|c| c[field].as_u64().unwrap_or(0)).sum()
+        };
+        let refusals: u64 =
+            manifest["labels"].as_object().unwrap().values().map(|c| c["rejected"]["refusal"].as_u64().unwrap()).sum();
+        match name {
+            "refusal" => assert_eq!(refusals, 2, "{name}: {manifest}"),
+            "finish_reason length" => assert_eq!(total("truncated"), 2, "{name}: {manifest}"),
+            _ => {
+                let retries = manifest["requests"]["retries"].as_u64().unwrap();
+                assert!((2..=10).contains(&retries), "{name}: {retries} retries, bounded: {manifest}");
+                assert_eq!(manifest["requests"]["failed"], 0, "{name}");
+            }
+        }
+        assert!(run.stdout().contains("retries"), "{name}: the summary reports retries: {}", run.stdout());
+    }
+}

@@ -192,6 +192,7 @@ pub fn generate(job: &Job<'_>, progress: &Progress) -> Result<Generated> {
     let mut method = build_method(job, judge.as_ref());
     let parameters = parameters(loaded, method.as_ref(), config);
     let settings = run_settings(job, &parameters, llm.identity(), encoder.identity(), choice.base_url.as_deref());
+    let out_existed = out.exists();
     let chat = open_chat(llm, choice.base_url.as_deref(), job.store, Some((out, &settings)), progress)?;
     let recorder = Recorder::new(&chat, progress, choice.prices);
     let result = run_method(task, &loaded.seed_rows, method.as_mut(), config, &chat, &encoder, &recorder);
@@ -202,6 +203,16 @@ pub fn generate(job: &Job<'_>, progress: &Progress) -> Result<Generated> {
     }
     let outcome = match result {
         Ok(outcome) => outcome,
+        Err(err) if err.is_bad_input() && chat.stats().requests == 0 => {
+            // Nothing was asked yet: leave no trace of the run.
+            drop(chat);
+            let journal_dir = crate::run_store::journal_path(out).parent().expect("in a folder").to_path_buf();
+            let _ = std::fs::remove_dir_all(journal_dir);
+            if !out_existed {
+                let _ = std::fs::remove_dir(out);
+            }
+            return Err(err.into());
+        }
         Err(err) => {
             explain_stop(&err, out, &chat, &failures);
             return Err(err.into());
