@@ -15,7 +15,8 @@ use genprompt_methods::{
 use genprompt_models::{DEFAULT_ENCODER, DEFAULT_LLM, Home};
 
 const N_REQUESTS: usize = 32;
-const BATCH_SIZES: [usize; 6] = [1, 2, 4, 8, 16, 32];
+/// Parallel sequences per call measured by default.
+pub const BATCH_SIZES: [usize; 6] = [1, 2, 4, 8, 16, 32];
 
 fn quickstart() -> genprompt_data::LoadedTask {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/quickstart/task.toml");
@@ -113,7 +114,7 @@ pub fn cpu_seconds() -> f64 {
     ticks.iter().sum::<f64>() / 100.0
 }
 
-pub fn throughput(home: &Home, threads: usize, workload: &str) {
+pub fn throughput(home: &Home, threads: usize, workload: &str, batch_sizes: &[usize]) {
     let prompts = match workload {
         "prefix" => prefix_prompts(),
         "genetic" => genetic_prompts(),
@@ -151,7 +152,7 @@ pub fn throughput(home: &Home, threads: usize, workload: &str) {
     };
     print(1, false, &reference);
     let mut same_as_alone = Vec::new();
-    for batch in BATCH_SIZES.into_iter().filter(|b| *b > 1) {
+    for &batch in batch_sizes.iter().filter(|b| **b > 1) {
         for (share, model) in &models {
             let run = timed(model, &requests, batch);
             print(batch, *share, &run);

@@ -1,7 +1,7 @@
 //! Throughput benchmarks of the embedded engines; results go into BENCHMARKS.md.
 //!
 //! Every figure is a ratio against a reference measured in the same run:
-//! - `llm [threads] [prefix|genetic]`: 32 distinct prompts answered 1, 2, ..., 32 per call
+//! - `llm [threads] [prefix|genetic] [batch sizes, e.g. 8,16]`: 32 distinct prompts answered 1, 2, ..., 32 per call
 //!   (parallel sequences in one llama.cpp context), prefix sharing off and on, against one request
 //!   per call (see `llm.rs`).
 //! - `llm-e2e [threads] [rows per label]`: Genetic Prompt on the quickstart task, rows per minute
@@ -34,7 +34,13 @@ fn main() {
     let threads: usize = args.next().map_or(1, |t| t.parse().expect("threads is a number"));
     let home = Home::from_env().expect("models folder");
     match what.as_str() {
-        "llm" => llm::throughput(&home, threads, &args.next().unwrap_or_else(|| "prefix".to_string())),
+        "llm" => {
+            let workload = args.next().unwrap_or_else(|| "prefix".to_string());
+            let sizes: Vec<usize> = args.next().map_or(llm::BATCH_SIZES.to_vec(), |list| {
+                list.split(',').map(|n| n.parse().expect("batch sizes like 8,16")).collect()
+            });
+            llm::throughput(&home, threads, &workload, &sizes)
+        }
         "llm-e2e" => llm::end_to_end(&home, threads, args.next().map_or(8, |n| n.parse().expect("rows per label"))),
         "encoder" => bench_encoder(&home),
         "eval" => bench_eval(),

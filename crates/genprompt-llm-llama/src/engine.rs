@@ -185,6 +185,7 @@ impl Engine<'_> {
         let shared = self.shared_prefix(&prompts);
         shared + group.iter().map(|p| p.prompt.len() - shared + p.sampling.max_tokens as usize).sum::<usize>()
     }
+
     fn prompt_tokens(&self, request: &ChatRequest) -> Result<Vec<LlamaToken>, LlmError> {
         let messages = request
             .messages
