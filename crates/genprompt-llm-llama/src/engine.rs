@@ -1,8 +1,10 @@
 //! The worker thread: owns the llama.cpp model and context and answers batches of requests.
 //!
 //! A batch of requests is split into groups that fit the context together; each group is one set
-//! of parallel sequences in a unified KV cache: prompts are prefilled in chunks of `N_BATCH`
-//! tokens, then every live sequence advances by one token per `decode`.
+//! of parallel sequences in a unified KV cache. The longest common prefix of a group's prompts
+//! (system message, instructions) is prefilled once, its tokens tagged with every sequence id, so
+//! one KV cell serves all sequences; then the rest of each prompt is prefilled in chunks of
+//! `N_BATCH` tokens, and every live sequence advances by one token per `decode`.
 //!
 //! The one rule that keeps llama.cpp from aborting the process: sample a sequence only at a batch
 //! index that requested logits in the latest `decode`. `Group::decode` enforces it by sampling
@@ -12,17 +14,20 @@ use std::num::NonZeroU32;
 use std::path::Path;
 use std::sync::mpsc;
 
-use genprompt_llm::{ChatReply, ChatRequest, FinishReason, LlmError, Usage};
+use genprompt_llm::{ChatReply, ChatRequest, FinishReason, LlmError, Usage, schema};
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::context::params::LlamaContextParams;
 use llama_cpp_2::llama_backend::LlamaBackend;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
-use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
 
-use crate::{Job, LlamaOptions};
+use crate::sequence::{Prepared, Sequence};
+use crate::{Job, LlamaOptions, Stats, gbnf};
+
+/// Extra tries for a structured reply that does not fit its schema (each with the next seed).
+const JSON_RETRIES: u32 = 2;
 
 /// Most tokens in one `decode` call (llama.cpp's `n_batch`).
 const N_BATCH: usize = 512;
@@ -31,6 +36,7 @@ pub(crate) fn run_worker(
     backend: &'static LlamaBackend,
     path: &Path,
     options: &LlamaOptions,
+    stats: &Stats,
     ready: mpsc::Sender<Result<(), LlmError>>,
     jobs: mpsc::Receiver<Job>,
 ) {
@@ -68,7 +74,7 @@ pub(crate) fn run_worker(
         }
     };
     let _ = ready.send(Ok(()));
-    let engine = Engine { model: &model, template, n_ctx, n_parallel };
+    let engine = Engine { model: &model, template, n_ctx, n_parallel, share_prefix: options.share_prefix, stats };
     for job in jobs {
         let replies = engine.answer(&mut ctx, &job.requests);
         let _ = job.done.send(replies);
@@ -80,40 +86,104 @@ struct Engine<'m> {
     template: LlamaChatTemplate,
     n_ctx: u32,
     n_parallel: usize,
+    share_prefix: bool,
+    stats: &'m Stats,
 }
 
 impl Engine<'_> {
+    /// Answers every request; a structured request whose reply does not fit its schema is asked
+    /// again with the next seed, up to `JSON_RETRIES` times, in a batch of the failed ones only.
     fn answer(&self, ctx: &mut LlamaContext<'_>, requests: &[ChatRequest]) -> Vec<Result<ChatReply, LlmError>> {
         let mut replies: Vec<Option<Result<ChatReply, LlmError>>> = vec![None; requests.len()];
-        let mut group: Vec<(usize, Vec<LlamaToken>)> = Vec::new();
-        let mut group_tokens = 0usize;
-        for (request_idx, request) in requests.iter().enumerate() {
-            let prompt = match self.prompt_tokens(request) {
-                Ok(prompt) => prompt,
-                Err(err) => {
-                    replies[request_idx] = Some(Err(err));
-                    continue;
+        // Tokens of the earlier, invalid tries: retries cost too, so the final usage counts them.
+        let mut spent = vec![Usage::default(); requests.len()];
+        let mut todo: Vec<usize> = (0..requests.len()).collect();
+        for attempt in 0..=JSON_RETRIES {
+            let mut prepared = Vec::new();
+            for &idx in &todo {
+                match self.prepare(idx, &requests[idx], attempt) {
+                    Ok(request) => prepared.push(request),
+                    Err(err) => replies[idx] = Some(Err(err)),
                 }
-            };
-            let need = prompt.len() + request.sampling.max_tokens as usize;
-            if need > self.n_ctx as usize {
-                let n_tokens = prompt.len();
-                replies[request_idx] = Some(Err(LlmError::ContextOverflow {
-                    n_tokens,
-                    max_tokens: request.sampling.max_tokens,
-                    n_ctx: self.n_ctx,
-                }));
-                continue;
             }
-            if group.len() == self.n_parallel || group_tokens + need > self.n_ctx as usize {
-                self.run_group(ctx, requests, std::mem::take(&mut group), &mut replies);
-                group_tokens = 0;
+            self.answer_prepared(ctx, prepared, &mut replies);
+            for idx in std::mem::take(&mut todo) {
+                let (Some(schema), Some(Ok(reply))) = (&requests[idx].json_schema, &mut replies[idx]) else { continue };
+                reply.usage.prompt_tokens += spent[idx].prompt_tokens;
+                reply.usage.completion_tokens += spent[idx].completion_tokens;
+                let Err(why) = schema::parse(&reply.text, schema) else { continue };
+                tracing::debug!(request = idx, attempt, reason = %why, "reply does not fit the schema");
+                spent[idx] = reply.usage;
+                if attempt < JSON_RETRIES {
+                    todo.push(idx);
+                } else {
+                    let cut = if reply.finish == FinishReason::Length { " (cut at max_tokens; raise it)" } else { "" };
+                    let tries = attempt + 1;
+                    replies[idx] = Some(Err(LlmError::InvalidOutput(format!("{why}{cut}; {tries} tries"))));
+                }
             }
-            group_tokens += need;
-            group.push((request_idx, prompt));
+            if todo.is_empty() {
+                break;
+            }
         }
-        self.run_group(ctx, requests, group, &mut replies);
         replies.into_iter().map(|reply| reply.expect("every request is answered; this is a bug")).collect()
+    }
+
+    fn prepare(&self, request_idx: usize, request: &ChatRequest, attempt: u32) -> Result<Prepared, LlmError> {
+        let grammar = match &request.json_schema {
+            Some(schema) => Some(gbnf::from_schema(schema).map_err(LlmError::Rejected)?),
+            None => None,
+        };
+        let prompt = self.prompt_tokens(request)?;
+        let need = prompt.len() + request.sampling.max_tokens as usize;
+        if need > self.n_ctx as usize {
+            let (n_tokens, max_tokens) = (prompt.len(), request.sampling.max_tokens);
+            return Err(LlmError::ContextOverflow { n_tokens, max_tokens, n_ctx: self.n_ctx });
+        }
+        let mut sampling = request.sampling.clone();
+        sampling.seed = sampling.seed.wrapping_add(u64::from(attempt));
+        Ok(Prepared { request_idx, prompt, grammar, sampling })
+    }
+
+    /// Packs requests into groups that fit the context together and answers each group.
+    fn answer_prepared(
+        &self,
+        ctx: &mut LlamaContext<'_>,
+        prepared: Vec<Prepared>,
+        replies: &mut [Option<Result<ChatReply, LlmError>>],
+    ) {
+        let mut group: Vec<Prepared> = Vec::new();
+        for request in prepared {
+            group.push(request);
+            if group.len() > self.n_parallel || self.kv_need(&group) > self.n_ctx as usize {
+                let request = group.pop().expect("just pushed");
+                self.run_group(ctx, std::mem::take(&mut group), replies);
+                group.push(request);
+            }
+        }
+        self.run_group(ctx, group, replies);
+    }
+
+    /// Tokens of shared prefix: the longest common prefix of the prompts, leaving every prompt at
+    /// least one token of its own, whose logits start its reply.
+    fn shared_prefix(&self, prompts: &[&[LlamaToken]]) -> usize {
+        if !self.share_prefix || prompts.len() < 2 {
+            return 0;
+        }
+        let first = prompts[0];
+        let common = prompts[1..]
+            .iter()
+            .map(|p| first.iter().zip(p.iter()).take_while(|(a, b)| a == b).count())
+            .min()
+            .unwrap_or(0);
+        common.min(prompts.iter().map(|p| p.len()).min().unwrap_or(0).saturating_sub(1))
+    }
+
+    /// KV cells a group needs: the shared prefix once, then each prompt's rest and its replies.
+    fn kv_need(&self, group: &[Prepared]) -> usize {
+        let prompts: Vec<&[LlamaToken]> = group.iter().map(|p| p.prompt.as_slice()).collect();
+        let shared = self.shared_prefix(&prompts);
+        shared + group.iter().map(|p| p.prompt.len() - shared + p.sampling.max_tokens as usize).sum::<usize>()
     }
 
     fn prompt_tokens(&self, request: &ChatRequest) -> Result<Vec<LlamaToken>, LlmError> {
@@ -137,16 +207,21 @@ impl Engine<'_> {
     fn run_group(
         &self,
         ctx: &mut LlamaContext<'_>,
-        requests: &[ChatRequest],
-        group: Vec<(usize, Vec<LlamaToken>)>,
+        group: Vec<Prepared>,
         replies: &mut [Option<Result<ChatReply, LlmError>>],
     ) {
         if group.is_empty() {
             return;
         }
         ctx.clear_kv_cache();
-        let mut sequences: Vec<Sequence> =
-            group.into_iter().map(|(idx, prompt)| Sequence::new(idx, prompt, &requests[idx])).collect();
+        let mut sequences = Vec::with_capacity(group.len());
+        for prepared in group {
+            let idx = prepared.request_idx;
+            match Sequence::new(self.model, prepared) {
+                Ok(sequence) => sequences.push(sequence),
+                Err(err) => replies[idx] = Some(Err(err)),
+            }
+        }
         let result = self.generate(ctx, &mut sequences);
         for sequence in sequences {
             let idx = sequence.request_idx;
@@ -160,16 +235,29 @@ impl Engine<'_> {
     fn generate(&self, ctx: &mut LlamaContext<'_>, sequences: &mut [Sequence]) -> Result<(), LlmError> {
         let mut batch = LlamaBatch::new(N_BATCH, sequences.len() as i32);
         let mut want_logits: Vec<(usize, i32)> = Vec::new();
-        // Prefill, packing the prompts of all sequences into full batches.
+        let prompts: Vec<&[LlamaToken]> = sequences.iter().map(|s| s.prompt.as_slice()).collect();
+        let shared = self.shared_prefix(&prompts);
+        let total: usize = prompts.iter().map(|p| p.len()).sum();
+        self.stats.record(total, shared * sequences.len().saturating_sub(1));
+        tracing::debug!(sequences = sequences.len(), prompt_tokens = total, shared_prefix = shared, "prefill");
+        // The shared prefix once, each token carrying every sequence id: one KV cell serves all.
+        let all_ids: Vec<i32> = (0..sequences.len() as i32).collect();
+        for pos in 0..shared {
+            if batch.n_tokens() as usize == N_BATCH {
+                self.decode(ctx, &mut batch, &mut want_logits, sequences)?;
+            }
+            add(&mut batch, sequences[0].prompt[pos], pos as i32, &all_ids, false)?;
+        }
+        // Then the rest of each prompt, packed into full batches.
         for seq_idx in 0..sequences.len() {
             let n_prompt = sequences[seq_idx].prompt.len();
-            for pos in 0..n_prompt {
+            for pos in shared..n_prompt {
                 if batch.n_tokens() as usize == N_BATCH {
                     self.decode(ctx, &mut batch, &mut want_logits, sequences)?;
                 }
                 let is_last = pos + 1 == n_prompt;
                 let token = sequences[seq_idx].prompt[pos];
-                add(&mut batch, token, pos as i32, seq_idx as i32, is_last)?;
+                add(&mut batch, token, pos as i32, &[seq_idx as i32], is_last)?;
                 if is_last {
                     want_logits.push((seq_idx, batch.n_tokens() - 1));
                 }
@@ -180,7 +268,7 @@ impl Engine<'_> {
         loop {
             for (seq_idx, sequence) in sequences.iter_mut().enumerate() {
                 if let Some(token) = sequence.pending.take() {
-                    add(&mut batch, token, sequence.next_pos(), seq_idx as i32, true)?;
+                    add(&mut batch, token, sequence.next_pos(), &[seq_idx as i32], true)?;
                     want_logits.push((seq_idx, batch.n_tokens() - 1));
                 }
             }
@@ -213,93 +301,8 @@ impl Engine<'_> {
     }
 }
 
-fn add(batch: &mut LlamaBatch, token: LlamaToken, pos: i32, seq_id: i32, logits: bool) -> Result<(), LlmError> {
+fn add(batch: &mut LlamaBatch, token: LlamaToken, pos: i32, seq_ids: &[i32], logits: bool) -> Result<(), LlmError> {
     batch
-        .add(token, pos, &[seq_id], logits)
+        .add(token, pos, seq_ids, logits)
         .map_err(|err| LlmError::Engine(format!("batch is full: {err}; this is a bug")))
-}
-
-/// One request being answered.
-struct Sequence {
-    request_idx: usize,
-    prompt: Vec<LlamaToken>,
-    sampler: LlamaSampler,
-    max_tokens: u32,
-    stop: Vec<String>,
-    output: Vec<u8>,
-    n_generated: u32,
-    /// The token sampled last, still to be fed back to the model.
-    pending: Option<LlamaToken>,
-    finish: Option<FinishReason>,
-    /// Byte length of the decoded text to keep when a stop string was found.
-    cut_at: Option<usize>,
-}
-
-impl Sequence {
-    fn new(request_idx: usize, prompt: Vec<LlamaToken>, request: &ChatRequest) -> Sequence {
-        let sampling = &request.sampling;
-        // llama.cpp takes a 32-bit seed; fold the 64-bit one so both halves matter.
-        let seed = (sampling.seed ^ (sampling.seed >> 32)) as u32;
-        let sampler = if sampling.temperature <= 0.0 {
-            LlamaSampler::greedy()
-        } else {
-            LlamaSampler::chain_simple([
-                LlamaSampler::top_p(sampling.top_p.clamp(0.0, 1.0), 1),
-                LlamaSampler::temp(sampling.temperature),
-                LlamaSampler::dist(seed),
-            ])
-        };
-        Sequence {
-            request_idx,
-            prompt,
-            sampler,
-            max_tokens: sampling.max_tokens.max(1),
-            stop: sampling.stop.iter().filter(|s| !s.is_empty()).cloned().collect(),
-            output: Vec::new(),
-            n_generated: 0,
-            pending: None,
-            finish: None,
-            cut_at: None,
-        }
-    }
-
-    /// Position of the pending token: right after the prompt and the tokens already fed back.
-    fn next_pos(&self) -> i32 {
-        (self.prompt.len() + self.n_generated as usize - 1) as i32
-    }
-
-    fn accept(&mut self, model: &LlamaModel, token: LlamaToken) {
-        let vocab = model.vocab();
-        if vocab.is_eog(token) {
-            self.finish = Some(FinishReason::Stop);
-            return;
-        }
-        self.n_generated += 1;
-        self.output.extend(vocab.token_to_piece(token, false, None));
-        if !self.stop.is_empty() {
-            let text = String::from_utf8_lossy(&self.output);
-            if let Some(idx) = self.stop.iter().filter_map(|stop| text.find(stop.as_str())).min() {
-                self.cut_at = Some(idx);
-                self.finish = Some(FinishReason::Stop);
-                return;
-            }
-        }
-        if self.n_generated >= self.max_tokens {
-            self.finish = Some(FinishReason::Length);
-            return;
-        }
-        self.pending = Some(token);
-    }
-
-    fn into_reply(self) -> ChatReply {
-        let mut text = String::from_utf8_lossy(&self.output).into_owned();
-        if let Some(cut_at) = self.cut_at {
-            text.truncate(cut_at);
-        }
-        ChatReply {
-            text,
-            finish: self.finish.unwrap_or(FinishReason::Length),
-            usage: Usage { prompt_tokens: self.prompt.len() as u32, completion_tokens: self.n_generated },
-        }
-    }
 }

@@ -3,12 +3,17 @@
 //! llama.cpp's backend is a process singleton and its context is not `Send`, so one worker thread
 //! owns the model and the context and the `ChatModel` handle talks to it through a channel.
 //! Requests of a call are packed into parallel sequences of one unified KV cache, so a batch of
-//! distinct prompts is prefilled and decoded together (see `engine.rs`).
+//! distinct prompts is prefilled and decoded together, their common prefix only once (see
+//! `engine.rs`). Requests with a JSON schema are sampled under a grammar built from it
+//! (`gbnf.rs`), checked with `genprompt_llm::schema` and retried with the next seed if invalid.
 
 mod engine;
+mod gbnf;
+mod sequence;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock, mpsc};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
 use std::thread;
 
 use genprompt_llm::{ChatModel, ChatReply, ChatRequest, LlmError, ModelIdentity};
@@ -23,6 +28,9 @@ pub struct LlamaOptions {
     pub n_ctx: u32,
     /// Most sequences decoded together.
     pub n_parallel: usize,
+    /// Prefill the common prefix of a batch's prompts once for all its sequences. Off only to
+    /// measure what it saves.
+    pub share_prefix: bool,
 }
 
 impl LlamaOptions {
@@ -31,13 +39,14 @@ impl LlamaOptions {
     /// at decode time.
     pub fn for_this_machine() -> LlamaOptions {
         let cores = thread::available_parallelism().map_or(1, |n| n.get());
-        LlamaOptions { threads: cores.saturating_sub(1).max(1), n_ctx: 8192, n_parallel: 8 }
+        LlamaOptions { threads: cores.saturating_sub(1).max(1), n_ctx: 8192, n_parallel: 8, share_prefix: true }
     }
 }
 
 /// A GGUF chat model behind the `ChatModel` trait.
 pub struct LlamaChatModel {
     identity: ModelIdentity,
+    stats: Arc<Stats>,
     jobs: Mutex<Option<mpsc::Sender<Job>>>,
     worker: Option<thread::JoinHandle<()>>,
 }
@@ -47,9 +56,34 @@ struct Job {
     done: mpsc::Sender<Vec<Result<ChatReply, LlmError>>>,
 }
 
+/// Prompt tokens since loading: all of them, and those served by a shared prefix instead of
+/// being prefilled again.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PrefillStats {
+    pub prompt_tokens: u64,
+    pub shared_tokens: u64,
+}
+
+#[derive(Default)]
+pub(crate) struct Stats {
+    prompt_tokens: AtomicU64,
+    shared_tokens: AtomicU64,
+}
+
+impl Stats {
+    pub(crate) fn record(&self, prompt_tokens: usize, shared_tokens: usize) {
+        self.prompt_tokens.fetch_add(prompt_tokens as u64, Ordering::Relaxed);
+        self.shared_tokens.fetch_add(shared_tokens as u64, Ordering::Relaxed);
+    }
+}
+
 static BACKEND: OnceLock<LlamaBackend> = OnceLock::new();
 
 fn backend() -> Result<&'static LlamaBackend, LlmError> {
+    // `LlamaBackend::init` fails on a second call, so two models loading at once must not both
+    // try it.
+    static INIT: Mutex<()> = Mutex::new(());
+    let _init = INIT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     if let Some(backend) = BACKEND.get() {
         return Ok(backend);
     }
@@ -75,17 +109,27 @@ impl LlamaChatModel {
         let (jobs_tx, jobs_rx) = mpsc::channel::<Job>();
         let (ready_tx, ready_rx) = mpsc::channel::<Result<(), LlmError>>();
         let model_path: PathBuf = path.to_path_buf();
+        let stats = Arc::new(Stats::default());
+        let worker_stats = Arc::clone(&stats);
         let worker = thread::Builder::new()
             .name("llama.cpp".to_string())
-            .spawn(move || engine::run_worker(backend, &model_path, &options, ready_tx, jobs_rx))
+            .spawn(move || engine::run_worker(backend, &model_path, &options, &worker_stats, ready_tx, jobs_rx))
             .map_err(|err| load_err(err.to_string()))?;
         match ready_rx.recv() {
-            Ok(Ok(())) => Ok(LlamaChatModel { identity, jobs: Mutex::new(Some(jobs_tx)), worker: Some(worker) }),
+            Ok(Ok(())) => Ok(LlamaChatModel { identity, stats, jobs: Mutex::new(Some(jobs_tx)), worker: Some(worker) }),
             Ok(Err(err)) => {
                 let _ = worker.join();
                 Err(err)
             }
             Err(_) => Err(load_err("the engine thread stopped while loading".to_string())),
+        }
+    }
+
+    /// What prefix sharing saved so far.
+    pub fn prefill_stats(&self) -> PrefillStats {
+        PrefillStats {
+            prompt_tokens: self.stats.prompt_tokens.load(Ordering::Relaxed),
+            shared_tokens: self.stats.shared_tokens.load(Ordering::Relaxed),
         }
     }
 }

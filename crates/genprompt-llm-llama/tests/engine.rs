@@ -4,12 +4,16 @@ use genprompt_llm::{ChatMessage, ChatModel, ChatRequest, FinishReason, LlmError,
 use genprompt_llm_llama::{LlamaChatModel, LlamaOptions};
 
 fn model() -> LlamaChatModel {
+    model_with(true)
+}
+
+fn model_with(share_prefix: bool) -> LlamaChatModel {
     let home = genprompt_models::Home::from_env().expect("a models folder");
     let dir = home
         .require(&genprompt_models::DEFAULT_LLM)
         .unwrap_or_else(|err| panic!("{err}: the embedded-model tests need the default models"));
     let path = dir.join(genprompt_models::DEFAULT_LLM.files[0].file_name);
-    let options = LlamaOptions { threads: 1, n_ctx: 2048, n_parallel: 4 };
+    let options = LlamaOptions { threads: 1, n_ctx: 2048, n_parallel: 4, share_prefix };
     LlamaChatModel::load(&path, options).expect("the default model loads")
 }
 
@@ -69,7 +73,7 @@ fn batches_answer_every_request_reproducibly_and_report_limits() {
 
 #[test]
 fn a_missing_file_is_a_load_error_naming_it() {
-    let options = LlamaOptions { threads: 1, n_ctx: 512, n_parallel: 1 };
+    let options = LlamaOptions { threads: 1, n_ctx: 512, n_parallel: 1, share_prefix: true };
     let err = LlamaChatModel::load(std::path::Path::new("/nonexistent/model.gguf"), options).err().unwrap();
     assert_eq!(err.to_string(), "cannot load model /nonexistent/model.gguf: no such file");
 }

@@ -5,6 +5,8 @@
 //! backend owns its own concurrency: llama.cpp packs a batch into parallel sequences, an HTTP
 //! backend keeps requests in flight.
 
+pub mod schema;
+
 use std::fmt;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

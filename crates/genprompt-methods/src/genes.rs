@@ -2,6 +2,8 @@
 //! matter for the task. The answer is a list of names for a person to review, not values.
 
 use genprompt_core::{SeedRow, Task};
+use genprompt_llm::schema;
+use serde_json::Value;
 
 use crate::prompt_parts::one_line;
 
@@ -58,9 +60,46 @@ pub fn parse_gene_list(reply: &str) -> Vec<String> {
     genes
 }
 
+/// What structured-output backends are asked for: `{"genes": [name, ...]}`. The prompt still asks
+/// for 4 to 7 names; the bounds leave room around that.
+pub fn gene_list_schema() -> Value {
+    schema::string_list("genes", 1, 10, 40)
+}
+
+/// AttrPrompt values as structured output: `{"values": [value, ...]}`.
+pub fn value_list_schema() -> Value {
+    schema::string_list("values", 1, 10, 80)
+}
+
+/// Gene names from a reply that fits [`gene_list_schema`], cleaned like free-text ones.
+pub fn genes_from_json(reply: &Value) -> Vec<String> {
+    parse_gene_list(&strings(reply, "genes").join("\n"))
+}
+
+/// Values from a reply that fits [`value_list_schema`], cleaned like free-text ones.
+pub fn values_from_json(reply: &Value) -> Vec<String> {
+    parse_value_list(&strings(reply, "values").join("\n"))
+}
+
+fn strings<'v>(reply: &'v Value, field: &str) -> Vec<&'v str> {
+    reply.get(field).and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn structured_lists_are_cleaned_like_free_text() {
+        let reply = serde_json::json!({"genes": ["Tone", "**Length**: words", "sports", "tone", "a b c d e"]});
+        assert_eq!(genes_from_json(&reply), ["tone", "length", "sports"]);
+        let reply = serde_json::json!({"values": ["Polite.", "polite", "1. angry"]});
+        assert_eq!(values_from_json(&reply), ["Polite", "angry"]);
+        assert!(genes_from_json(&serde_json::json!({"values": ["x"]})).is_empty());
+        let schema = gene_list_schema();
+        assert!(schema::parse(r#"{"genes": ["tone"]}"#, &schema).is_ok());
+        assert!(schema::parse(r#"{"genes": []}"#, &schema).is_err());
+    }
 
     #[test]
     fn gene_lists_in_the_shapes_models_answer_with() {

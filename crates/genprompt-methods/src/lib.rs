@@ -22,7 +22,8 @@ pub use baselines::{AttrPrompt, Confidence, Curated, CurationThresholds, FewShot
 pub use clean::{Cleaning, Rejection, check_entity_tags, clean_reply};
 pub use error::MethodError;
 pub use genes::{
-    GENE_EXAMPLES_PER_LABEL, parse_gene_list, parse_value_list, render_attribute_prompt, render_gene_prompt,
+    GENE_EXAMPLES_PER_LABEL, gene_list_schema, genes_from_json, parse_gene_list, parse_value_list,
+    render_attribute_prompt, render_gene_prompt, value_list_schema, values_from_json,
 };
 pub use genetic::{
     GeneSchedule, Genetic, GeneticConfig, GeneticVariant, Member, ParentSelection, Parents, Pool, PoolUpdate,

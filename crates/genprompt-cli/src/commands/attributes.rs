@@ -2,7 +2,9 @@ use anyhow::{Context, Result};
 use genprompt_core::LabelId;
 use genprompt_data::load_task;
 use genprompt_llm::{ChatMessage, ChatModel, ChatRequest, Sampling};
-use genprompt_methods::{SYSTEM_PROMPT, parse_value_list, render_attribute_prompt};
+use genprompt_methods::{
+    SYSTEM_PROMPT, parse_value_list, render_attribute_prompt, value_list_schema, values_from_json,
+};
 
 use crate::args::AttributesArgs;
 use crate::backends::{LlmChoice, load_llm};
@@ -46,17 +48,16 @@ pub fn run(args: AttributesArgs) -> Result<()> {
                 stop: Vec::new(),
                 seed: args.seed.wrapping_add(idx as u64),
             },
-            json_schema: None,
+            json_schema: Some(value_list_schema()),
         })
         .collect();
-    let replies = chat.chat(&requests);
+    let replies = super::genes::ask_lists(chat.as_ref(), requests, values_from_json, parse_value_list);
     let mut shared = String::from("[attributes]\n");
     let mut per_label = String::new();
     let mut current_label = None;
     let mut n_empty = 0;
     for ((label, attribute), reply) in questions.iter().zip(replies) {
-        let reply = reply.with_context(|| format!("asking for values of \"{attribute}\" failed"))?;
-        let values = parse_value_list(&reply.text);
+        let (values, _) = reply.with_context(|| format!("asking for values of \"{attribute}\" failed"))?;
         n_empty += usize::from(values.is_empty());
         let quoted: Vec<String> = values.iter().map(|v| toml::Value::String(v.clone()).to_string()).collect();
         let line = if values.is_empty() {

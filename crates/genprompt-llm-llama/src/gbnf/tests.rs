@@ -1,0 +1,73 @@
+use serde_json::json;
+
+use super::*;
+
+#[test]
+fn a_gene_list_becomes_an_object_with_a_bounded_array_of_strings() {
+    let schema = genprompt_llm::schema::string_list("genes", 1, 5, 30);
+    let grammar = from_schema(&schema).unwrap();
+    let head: Vec<&str> = grammar.lines().take(3).collect();
+    assert_eq!(
+        head,
+        [
+            "root ::= root-r",
+            r#"root-genes-r ::= "[" ws ("\"" char{0,30} "\"") ("," ws ("\"" char{0,30} "\"")){0,4} ws "]""#,
+            r#"root-r ::= "{" ws "\"genes\"" ws ":" ws root-genes-r ws "}""#,
+        ]
+    );
+    assert!(grammar.ends_with(PRIMITIVES));
+}
+
+#[test]
+fn array_bounds_map_to_repetitions() {
+    let array = |bounds: Value| {
+        let mut schema = json!({"type": "array", "items": {"type": "integer"}});
+        schema.as_object_mut().unwrap().extend(bounds.as_object().unwrap().clone());
+        from_schema(&schema).unwrap().lines().nth(1).unwrap().to_string()
+    };
+    assert_eq!(array(json!({})), r#"root-r ::= "[" ws (integer ("," ws integer)*)? ws "]""#);
+    assert_eq!(array(json!({"maxItems": 3})), r#"root-r ::= "[" ws (integer ("," ws integer){0,2})? ws "]""#);
+    assert_eq!(array(json!({"minItems": 2})), r#"root-r ::= "[" ws integer ("," ws integer){1,} ws "]""#);
+    assert_eq!(array(json!({"maxItems": 0})), r#"root-r ::= "[" ws "]""#);
+    let err = from_schema(&json!({"type": "array", "items": {}, "minItems": 3, "maxItems": 1})).unwrap_err();
+    assert_eq!(err, "$: maxItems is below minItems");
+}
+
+#[test]
+fn enums_constants_and_scalars_are_literal_alternatives() {
+    let schema = json!({"type": "object", "properties": {
+        "mood": {"enum": ["calm", "say \"hi\"\n"]},
+        "n": {"type": ["integer", "null"]},
+        "ok": {"type": "boolean"},
+        "v": {"const": 1.5},
+        "name": {"type": "string", "maxLength": 40},
+    }});
+    let grammar = from_schema(&schema).unwrap();
+    let root = grammar.lines().nth(1).unwrap();
+    assert!(root.contains(r#""\"mood\"" ws ":" ws ("\"calm\"" | "\"say \\\"hi\\\"\\n\"")"#), "{root}");
+    assert!(root.contains(r#""\"n\"" ws ":" ws (integer | null)"#), "{root}");
+    assert!(root.contains(r#""\"ok\"" ws ":" ws boolean"#), "{root}");
+    assert!(root.contains(r#""\"v\"" ws ":" ws "1.5""#), "{root}");
+    assert!(root.contains(r#""\"name\"" ws ":" ws ("\"" char{0,40} "\"")"#), "{root}");
+}
+
+#[test]
+fn nested_names_stay_unique_and_valid() {
+    let schema = json!({"type": "object", "properties": {
+        "a b": {"type": "object", "properties": {"x": {"type": "string"}}},
+        "a-b": {"type": "object", "properties": {"y": {"type": "string"}}},
+    }});
+    let grammar = from_schema(&schema).unwrap();
+    let names: Vec<&str> = grammar.lines().filter_map(|line| line.split(" ::= ").next()).collect();
+    assert!(names.contains(&"root-a-b-r") && names.contains(&"root-a-b-r2"), "{names:?}");
+    assert!(names.iter().all(|n| n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')));
+}
+
+#[test]
+fn unsupported_constructs_are_refused_with_their_place() {
+    let err = from_schema(&json!({"type": "object", "properties": {"x": {"anyOf": []}}})).unwrap_err();
+    assert_eq!(err, "$.x: `anyOf` is not supported by the embedded model's grammar");
+    assert_eq!(from_schema(&json!({})).unwrap_err(), "$: the schema names no type");
+    assert_eq!(from_schema(&json!({"type": "array"})).unwrap_err(), "$: an array schema needs `items`");
+    assert_eq!(from_schema(&json!({"type": "date"})).unwrap_err(), "$: unknown type `date`");
+}
