@@ -56,8 +56,8 @@ impl Counters {
 }
 
 /// What one attempt came to.
-enum Outcome {
-    Reply(ChatReply),
+enum Outcome<T> {
+    Reply(T),
     /// Worth another try; `wait` is the server's `Retry-After`; `congestion` halves concurrency.
     Retry {
         error: HttpError,
@@ -78,13 +78,28 @@ pub(crate) struct Client {
 }
 
 impl Client {
-    /// Answers one request, retrying what is worth retrying, at most `1 + max_retries` attempts.
+    /// Answers one chat request, retrying what is worth retrying.
     pub(crate) async fn answer(&self, request: &ChatRequest, seed: u64, schema: Option<&Value>) -> ChatResult {
         let body = wire::request_body(&self.config.model, request, seed, schema);
         let reserved = Cost {
             input: f64::from(wire::estimate_prompt_tokens(request)),
             output: f64::from(request.sampling.max_tokens),
         };
+        let parse = |body: &[u8]| wire::parse_reply(body).map(|(reply, _)| reply);
+        let reply = self.send(body, reserved, parse, |reply: &ChatReply| reply.usage.completion_tokens).await?;
+        self.on_reply(&reply, reserved);
+        Ok(reply)
+    }
+
+    /// Sends `body` to the endpoint until `parse` accepts a 2xx reply, at most `1 + max_retries`
+    /// attempts, each admitted first; `generated` tells admission how many tokens a reply took.
+    pub(crate) async fn send<T>(
+        &self,
+        body: Vec<u8>,
+        reserved: Cost,
+        parse: impl Fn(&[u8]) -> Result<T, String>,
+        generated: impl Fn(&T) -> u32,
+    ) -> Result<T, HttpError> {
         let tries = self.config.max_retries.saturating_add(1);
         let mut attempt = 0;
         loop {
@@ -92,12 +107,11 @@ impl Client {
             let permit = self.admission.admit(reserved).await;
             let sent = Instant::now();
             bump(&self.counters.attempts, 1);
-            let outcome = self.attempt(body.clone()).await;
+            let outcome = self.attempt(body.clone(), &parse).await;
             let (error, wait) = match outcome {
                 Outcome::Reply(reply) => {
-                    self.admission.success(sent, reply.usage.completion_tokens);
+                    self.admission.success(sent, generated(&reply));
                     drop(permit);
-                    self.on_reply(&reply, reserved);
                     return Ok(reply);
                 }
                 Outcome::Fail(error) => {
@@ -127,7 +141,7 @@ impl Client {
                 return Err(self.fail(HttpError::GaveUp { tries, last: Box::new(error) }));
             }
             let wait = wait.filter(|w| !w.is_zero()).unwrap_or_else(|| self.backoff(attempt));
-            tracing::debug!(attempt, wait_ms = wait.as_millis() as u64, %error, "retrying a chat request");
+            tracing::debug!(attempt, wait_ms = wait.as_millis() as u64, %error, "retrying a request");
             bump(&self.counters.retries, 1);
             tokio::time::sleep(wait).await;
         }
@@ -154,6 +168,15 @@ impl Client {
         }
     }
 
+    /// Counts an answered embeddings request and corrects the input budget from its usage.
+    pub(crate) fn on_embedded(&self, prompt_tokens: Option<u32>, reserved: Cost) {
+        bump(&self.counters.requests, 1);
+        if let Some(tokens) = prompt_tokens {
+            bump(&self.counters.prompt_tokens, u64::from(tokens));
+            self.admission.refund(Cost { input: reserved.input - f64::from(tokens), output: 0.0 });
+        }
+    }
+
     fn fail(&self, error: HttpError) -> HttpError {
         bump(&self.counters.requests, 1);
         bump(&self.counters.failed, 1);
@@ -171,7 +194,7 @@ impl Client {
     }
 
     /// Sends once and sorts the result into reply, retry or failure.
-    async fn attempt(&self, body: Vec<u8>) -> Outcome {
+    async fn attempt<T>(&self, body: Vec<u8>, parse: impl Fn(&[u8]) -> Result<T, String>) -> Outcome<T> {
         let mut request = self.http.post(self.url.clone()).header(CONTENT_TYPE, "application/json").body(body);
         if let Some(auth) = &self.auth {
             request = request.header(AUTHORIZATION, auth.clone());
@@ -198,8 +221,8 @@ impl Client {
         };
         self.admission.observe(wire::limit_hint(&headers, "requests"), wire::limit_hint(&headers, "tokens"));
         if status.is_success() {
-            return match wire::parse_reply(&body) {
-                Ok((reply, _)) => Outcome::Reply(reply),
+            return match parse(&body) {
+                Ok(reply) => Outcome::Reply(reply),
                 Err(why) => {
                     bump(&self.counters.invalid_responses, 1);
                     Outcome::Retry { error: HttpError::InvalidResponse(why), wait: None, congestion: false }

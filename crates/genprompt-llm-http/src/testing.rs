@@ -2,8 +2,10 @@
 //! endpoint: a test scripts, per request key, the answers to successive hits (429, 5xx, slow,
 //! reset, bad bodies, refusals, truncation) and then checks what the server saw.
 //!
-//! A request's key is the content of its last message, so scripts do not depend on the order in
-//! which concurrent requests arrive. Once a key's script is used up, hits get the default answer.
+//! A request's key is the content of its last message (for `/v1/embeddings`, its first input), so
+//! scripts do not depend on the order in which concurrent requests arrive. Once a key's script is
+//! used up, hits get the default answer. Embeddings are deterministic, unnormalised vectors
+//! ([`embedding`]) of a settable dimension.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -89,6 +91,9 @@ struct Script {
     hits: Vec<Hit>,
     latency: Duration,
     workers: Option<Arc<Semaphore>>,
+    /// `false` keeps no hits, for long benchmark runs.
+    not_recording: bool,
+    embedding_dim: Option<usize>,
 }
 
 #[derive(Default)]
@@ -125,7 +130,10 @@ impl FaultServer {
         listener.set_nonblocking(true).expect("sockets can be non-blocking");
         let addr = listener.local_addr().expect("a bound socket has an address");
         let shared = Arc::new(Shared::default());
-        let app = Router::new().route("/v1/chat/completions", post(completions)).with_state(shared.clone());
+        let app = Router::new()
+            .route("/v1/chat/completions", post(completions))
+            .route("/v1/embeddings", post(embeddings))
+            .with_state(shared.clone());
         let _entered = runtime.enter();
         let listener = tokio::net::TcpListener::from_std(listener).expect("tokio adopts the socket");
         runtime.spawn(async move { axum::serve(listener, app).await });
@@ -155,6 +163,17 @@ impl FaultServer {
     /// Works on at most `n` requests at once and queues the rest, as vLLM does.
     pub fn set_parallel(&self, n: usize) {
         self.shared.script().workers = Some(Arc::new(Semaphore::new(n)));
+    }
+
+    /// Whether hits are kept for [`FaultServer::hits`] (initially yes); a benchmark sending
+    /// thousands of requests turns this off so the server's work per request stays constant.
+    pub fn set_recording(&self, on: bool) {
+        self.shared.script().not_recording = !on;
+    }
+
+    /// Length of the vectors `/v1/embeddings` answers (initially [`EMBEDDING_DIM`]).
+    pub fn set_embedding_dim(&self, dim: usize) {
+        self.shared.script().embedding_dim = Some(dim);
     }
 
     /// Every hit so far, in arrival order.
@@ -228,35 +247,80 @@ impl Drop for InFlight {
     }
 }
 
+/// Length of the vectors `/v1/embeddings` answers unless [`FaultServer::set_embedding_dim`] says.
+pub const EMBEDDING_DIM: usize = 8;
+
+/// The vector the server answers for `text`: deterministic, not normalised, never all zero.
+pub fn embedding(text: &str, dim: usize) -> Vec<f32> {
+    (0..dim)
+        .map(|j| {
+            // FNV-1a over the text and the coordinate.
+            let hash = text
+                .bytes()
+                .chain((j as u32).to_le_bytes())
+                .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3));
+            3.0 * ((hash % 2001) as f32 / 1000.0 - 1.0) + if j == 0 { 5.0 } else { 0.0 }
+        })
+        .collect()
+}
+
 async fn completions(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let key = body.pointer("/messages").and_then(Value::as_array).and_then(|m| m.last());
     let key = key.and_then(|m| m["content"].as_str()).unwrap_or_default().to_string();
+    answer(shared, headers, body, key, completion).await
+}
+
+async fn embeddings(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let key = match &body["input"] {
+        Value::Array(inputs) => inputs.first().and_then(Value::as_str),
+        input => input.as_str(),
+    };
+    let key = key.unwrap_or_default().to_string();
+    let dim = shared.script().embedding_dim.unwrap_or(EMBEDDING_DIM);
+    answer(shared, headers, body, key, move |request: &Value, _: &str, _: &str| embedding_list(request, dim)).await
+}
+
+/// Plays the scripted fault for one hit; `normal` builds a successful body from the request,
+/// the reply text and the finish reason.
+async fn answer(
+    shared: Arc<Shared>,
+    headers: HeaderMap,
+    body: Value,
+    key: String,
+    normal_body: impl Fn(&Value, &str, &str) -> Response,
+) -> Response {
     let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_string);
     let in_flight = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
     shared.max_in_flight.fetch_max(in_flight, Ordering::SeqCst);
     let _in_flight = InFlight(shared.clone());
     let (mut fault, latency, workers) = {
         let mut script = shared.script();
-        let attempt = 1 + script.hits.iter().filter(|hit| hit.key == key).count();
+        let attempt =
+            if script.not_recording { 0 } else { 1 + script.hits.iter().filter(|hit| hit.key == key).count() };
         let next = script.faults.get_mut(&key).and_then(VecDeque::pop_front);
         let fault = next.or_else(|| script.default.clone()).unwrap_or(Fault::Ok);
         let completed_before = shared.completed.load(Ordering::SeqCst);
-        let hit = Hit { key: key.clone(), attempt, in_flight, completed_before, authorization, body: body.clone() };
-        script.hits.push(hit);
+        if !script.not_recording {
+            let hit = Hit { key: key.clone(), attempt, in_flight, completed_before, authorization, body: body.clone() };
+            script.hits.push(hit);
+        }
         (fault, script.latency, script.workers.clone())
     };
     while let Fault::After(delay, inner) = fault {
         tokio::time::sleep(delay).await;
         fault = *inner;
     }
+    let normal_body = &normal_body;
+    let body = &body;
     let normal = |text: String, finish: &'static str| async move {
         let _worker = match &workers {
             Some(workers) => Some(workers.acquire().await.expect("the semaphore is never closed")),
             None => None,
         };
         tokio::time::sleep(latency).await;
-        completion(&body, &text, finish)
+        normal_body(body, &text, finish)
     };
     let error = |status: u16, message: String| {
         let status = StatusCode::from_u16(status).expect("scripts use valid status codes");
@@ -309,6 +373,25 @@ async fn completions(State(shared): State<Arc<Shared>>, headers: HeaderMap, body
 
 fn json_body(text: &'static str) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], text).into_response()
+}
+
+/// An embeddings list as OpenAI sends it, one [`embedding`] per input.
+fn embedding_list(request: &Value, dim: usize) -> Response {
+    let inputs: Vec<&str> = match &request["input"] {
+        Value::Array(inputs) => inputs.iter().filter_map(Value::as_str).collect(),
+        input => input.as_str().into_iter().collect(),
+    };
+    let data: Vec<Value> = inputs
+        .iter()
+        .enumerate()
+        .map(|(index, text)| json!({"object": "embedding", "index": index, "embedding": embedding(text, dim)}))
+        .collect();
+    let tokens: usize = inputs.iter().map(|text| text.len() / 4).sum();
+    axum::Json(json!({
+        "object": "list", "data": data, "model": request["model"],
+        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+    }))
+    .into_response()
 }
 
 /// A chat completion as OpenAI sends it; usage counts characters / 4 and words.
