@@ -13,9 +13,13 @@
 //! - `selection`: Genetic Prompt parent selection at 10k, 100k and 1M pool sizes against the
 //!   paper code's dense distance matrix (see `selection.rs`).
 //!
+//! - `orchestration`: the HTTP backend against a fixed-latency server at 1..512 requests in
+//!   flight, against Curator on the same server (see `orchestration.rs`).
+//!
 //! Usage: `cargo run --release -p genprompt-bench -- llm|encoder|eval|selection [threads]`,
-//! `... -- finetune [N rows, default 160]`
+//! `... -- finetune [N rows, default 160]`, `... -- orchestration [max in flight, default 512]`
 
+mod orchestration;
 mod selection;
 
 use std::time::Instant;
@@ -32,6 +36,11 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let what = args.next().unwrap_or_else(|| "llm".to_string());
     let threads: usize = args.next().map_or(1, |t| t.parse().expect("threads is a number"));
+    match what.as_str() {
+        "serve" => return orchestration::serve(threads.max(1) as u64),
+        "orchestration" => return orchestration::run(200, if threads > 1 { threads } else { 512 }),
+        _ => {}
+    }
     let home = Home::from_env().expect("models folder");
     match what.as_str() {
         "llm" => bench_llm(&home, threads),
