@@ -78,6 +78,13 @@ pub struct ModelArgs {
     /// Most requests in flight to the endpoint (it adapts downwards on 429s and slow replies).
     #[arg(long, default_value_t = 32)]
     pub max_in_flight: usize,
+    /// An OpenAI-compatible `/v1/embeddings` endpoint to use as the sentence encoder instead of
+    /// the embedded one (key from --api-key-env, as for chat).
+    #[arg(long, value_name = "URL", requires = "encoder_model")]
+    pub encoder_base_url: Option<String>,
+    /// The embeddings endpoint's model name (required with --encoder-base-url).
+    #[arg(long, value_name = "NAME", requires = "encoder_base_url")]
+    pub encoder_model: Option<String>,
 }
 
 #[derive(Args, Debug)]
