@@ -16,9 +16,13 @@
 //! - `orchestration`: the HTTP backend against a fixed-latency server at 1..512 requests in
 //!   flight, against Curator on the same server (see `orchestration.rs`).
 //!
+//! - `endpoint-check URL MODEL`: not a benchmark; structured output and embeddings against a
+//!   real server, used by `bench/llama_cpp_server_check.sh`.
+//!
 //! Usage: `cargo run --release -p genprompt-bench -- llm|encoder|eval|selection [threads]`,
 //! `... -- finetune [N rows, default 160]`, `... -- orchestration [max in flight, default 512]`
 
+mod endpoint_check;
 mod orchestration;
 mod selection;
 
@@ -35,6 +39,10 @@ use genprompt_models::{DEFAULT_ENCODER, DEFAULT_LLM, Home};
 fn main() {
     let mut args = std::env::args().skip(1);
     let what = args.next().unwrap_or_else(|| "llm".to_string());
+    if what == "endpoint-check" {
+        let (url, model) = (args.next().expect("base URL"), args.next().expect("model name"));
+        return endpoint_check::run(&url, &model);
+    }
     let threads: usize = args.next().map_or(1, |t| t.parse().expect("threads is a number"));
     match what.as_str() {
         "serve" => return orchestration::serve(threads.max(1) as u64),
