@@ -6,11 +6,12 @@
 #
 # 1. Installs `llama-cpp-python[server]` into target/llama-venv if missing (it compiles llama.cpp
 #    from source: 10-15 min on 2 cores, run under nice -n 19).
-# 2. Starts `python -m llama_cpp.server` on a free port (embeddings enabled, n_ctx 2048).
+# 2. Starts `python -m llama_cpp.server` on a free port (n_ctx 2048).
 # 3. Runs `genprompt generate` on the quickstart task (-n 3) through it with a dummy
 #    OPENAI_API_KEY, and checks: 3 rows per label, the manifest names the endpoint, and the key
 #    appears in no output file and no log line.
-# 4. Runs `genprompt-bench endpoint-check`: structured output (json_schema) and /v1/embeddings.
+# 4. Runs `genprompt-bench endpoint-check`: structured output (json_schema); then restarts the
+#    server with embeddings on and checks /v1/embeddings through HttpEncoder.
 # Exits non-zero on the first failed check; the server log is kept in the work folder.
 set -euo pipefail
 
@@ -32,16 +33,24 @@ echo "llama-cpp-python $("$VENV/bin/python" -c 'import llama_cpp; print(llama_cp
 (cd "$ROOT" && nice -n 5 cargo build -j2 --release -q -p genprompt-cli -p genprompt-bench)
 PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 BASE="http://127.0.0.1:$PORT/v1"
-"$VENV/bin/python" -m llama_cpp.server --model "$MODEL" --model_alias smollm2 --host 127.0.0.1 \
-    --port "$PORT" --n_ctx 2048 --embedding true >"$WORK/server.log" 2>&1 &
-SERVER=$!
-trap 'kill $SERVER 2>/dev/null || true' EXIT
-for _ in $(seq 120); do
-    curl -sf "$BASE/models" >/dev/null && break
-    kill -0 $SERVER 2>/dev/null || { cat "$WORK/server.log" >&2; exit 1; }
-    sleep 1
-done
-echo "server up at $BASE (log: $WORK/server.log)"
+SERVER=""
+trap '[ -n "$SERVER" ] && kill $SERVER 2>/dev/null || true' EXIT
+# start_server LOG [extra flags]: starts the server on $PORT and waits until it answers.
+start_server() {
+    local log="$1"
+    shift
+    "$VENV/bin/python" -m llama_cpp.server --model "$MODEL" --model_alias smollm2 --host 127.0.0.1 \
+        --port "$PORT" --n_ctx 2048 "$@" >"$log" 2>&1 &
+    SERVER=$!
+    for _ in $(seq 120); do
+        curl -sf "$BASE/models" >/dev/null && { echo "server up at $BASE (log: $log)"; return; }
+        kill -0 $SERVER 2>/dev/null || { cat "$log" >&2; exit 1; }
+        sleep 1
+    done
+    echo "the server did not answer within 120 s" >&2
+    exit 1
+}
+start_server "$WORK/server.log"
 
 started=$(date +%s.%N)
 OPENAI_API_KEY="$KEY" "$ROOT/target/release/genprompt" generate --task "$ROOT/examples/quickstart/task.toml" \
@@ -67,5 +76,9 @@ echo "key check: the dummy key is in no output file and no log line"
 requests=$(grep -c '"POST /v1/chat/completions HTTP/1.1" 200' "$WORK/server.log" || true)
 echo "server answered $requests chat requests with 200"
 
-OPENAI_API_KEY="$KEY" "$ROOT/target/release/genprompt-bench" endpoint-check "$BASE" smollm2
+OPENAI_API_KEY="$KEY" "$ROOT/target/release/genprompt-bench" endpoint-check "$BASE" smollm2 json
+
+kill $SERVER && wait $SERVER 2>/dev/null || true
+start_server "$WORK/server-embeddings.log" --embedding true
+OPENAI_API_KEY="$KEY" "$ROOT/target/release/genprompt-bench" endpoint-check "$BASE" smollm2 embeddings
 echo "all checks passed"

@@ -1,4 +1,4 @@
-//! `endpoint-check URL MODEL`: structured output (`chat_json`, `response_format: json_schema`) and
+//! `endpoint-check URL MODEL [json|embeddings]`: structured output (`chat_json`, `response_format: json_schema`) and
 //! `/v1/embeddings` through our client against a server we did not write; prints what came back
 //! and exits non-zero when no JSON reply was valid. Used by `bench/llama_cpp_server_check.sh`.
 
@@ -9,8 +9,17 @@ use genprompt_llm::{ChatMessage, ChatRequest, Sampling};
 use genprompt_llm_http::{HttpChatModel, HttpConfig, HttpEncoder};
 use serde_json::json;
 
-pub fn run(base_url: &str, model: &str) {
+pub fn run(base_url: &str, model: &str, only: Option<&str>) {
     let config = HttpConfig::new(base_url, model).with_api_key_env(None).expect("key variable readable");
+    if only != Some("embeddings") {
+        check_json(config.clone());
+    }
+    if only != Some("json") {
+        check_embeddings(config);
+    }
+}
+
+fn check_json(config: HttpConfig) {
     let chat = HttpChatModel::new(config.clone()).expect("valid config");
     let schema = json!({
         "type": "object",
@@ -46,7 +55,12 @@ pub fn run(base_url: &str, model: &str) {
         }
     }
     println!("json_schema: {valid}/3 valid in {seconds:.1} s; stats {:?}", chat.stats());
+    if valid == 0 {
+        std::process::exit(1);
+    }
+}
 
+fn check_embeddings(config: HttpConfig) {
     let started = Instant::now();
     match HttpEncoder::new(config, 8, None) {
         Ok(encoder) => {
@@ -59,12 +73,15 @@ pub fn run(base_url: &str, model: &str) {
                     e.cosine(0, 2),
                     started.elapsed().as_secs_f64()
                 ),
-                Err(err) => println!("embeddings: error: {err}"),
+                Err(err) => {
+                    println!("embeddings: error: {err}");
+                    std::process::exit(1);
+                }
             }
         }
-        Err(err) => println!("embeddings: unavailable: {err}"),
-    }
-    if valid == 0 {
-        std::process::exit(1);
+        Err(err) => {
+            println!("embeddings: unavailable: {err}");
+            std::process::exit(1);
+        }
     }
 }

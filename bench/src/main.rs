@@ -16,7 +16,7 @@
 //! - `orchestration`: the HTTP backend against a fixed-latency server at 1..512 requests in
 //!   flight, against Curator on the same server (see `orchestration.rs`).
 //!
-//! - `endpoint-check URL MODEL`: not a benchmark; structured output and embeddings against a
+//! - `endpoint-check URL MODEL [json|embeddings]`: not a benchmark; structured output and embeddings against a
 //!   real server, used by `bench/llama_cpp_server_check.sh`.
 //!
 //! Usage: `cargo run --release -p genprompt-bench -- llm|encoder|eval|selection [threads]`,
@@ -41,7 +41,7 @@ fn main() {
     let what = args.next().unwrap_or_else(|| "llm".to_string());
     if what == "endpoint-check" {
         let (url, model) = (args.next().expect("base URL"), args.next().expect("model name"));
-        return endpoint_check::run(&url, &model);
+        return endpoint_check::run(&url, &model, args.next().as_deref());
     }
     let threads: usize = args.next().map_or(1, |t| t.parse().expect("threads is a number"));
     match what.as_str() {
