@@ -1,6 +1,6 @@
 //! One request's life: admission, the attempt, classification of what came back, and retries.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use genprompt_llm::{ChatReply, ChatRequest, FinishReason};
@@ -75,27 +75,51 @@ pub(crate) struct Client {
     pub config: HttpConfig,
     pub admission: Admission,
     pub counters: Counters,
+    /// Set once the server rejected `response_format: json_schema`; schemas then go as
+    /// `json_object` with a `schema` field.
+    pub json_object: AtomicBool,
 }
 
 impl Client {
     /// Answers one chat request, retrying what is worth retrying.
     pub(crate) async fn answer(&self, request: &ChatRequest, seed: u64, schema: Option<&Value>) -> ChatResult {
-        let body = wire::request_body(&self.config.model, request, seed, schema);
+        // Which form the latest attempt used; concurrent requests may have switched the shared flag.
+        let sent_json_object = AtomicBool::new(false);
+        let body = || {
+            let json_object = self.json_object.load(Ordering::Relaxed);
+            sent_json_object.store(json_object, Ordering::Relaxed);
+            wire::request_body(&self.config.model, request, seed, schema, json_object)
+        };
+        // A server that does not know `json_schema` says so about `response_format` (llama-cpp-python
+        // answers 500 with a validation error): switch to the other form, for every request.
+        let adapt = |error: &HttpError| {
+            let rejected = matches!(error, HttpError::Status { message, .. } if message.contains("response_format"));
+            let switch = schema.is_some() && rejected && !sent_json_object.load(Ordering::Relaxed);
+            if switch && !self.json_object.swap(true, Ordering::Relaxed) {
+                tracing::info!(
+                    "the server does not take response_format json_schema; sending json_object with a schema"
+                );
+            }
+            switch
+        };
         let reserved = Cost {
             input: f64::from(wire::estimate_prompt_tokens(request)),
             output: f64::from(request.sampling.max_tokens),
         };
         let parse = |body: &[u8]| wire::parse_reply(body).map(|(reply, _)| reply);
-        let reply = self.send(body, reserved, parse, |reply: &ChatReply| reply.usage.completion_tokens).await?;
+        let generated = |reply: &ChatReply| reply.usage.completion_tokens;
+        let reply = self.send(body, adapt, reserved, parse, generated).await?;
         self.on_reply(&reply, reserved);
         Ok(reply)
     }
 
-    /// Sends `body` to the endpoint until `parse` accepts a 2xx reply, at most `1 + max_retries`
+    /// Sends `body()` to the endpoint until `parse` accepts a 2xx reply, at most `1 + max_retries`
     /// attempts, each admitted first; `generated` tells admission how many tokens a reply took.
+    /// An error for which `adapt` returns true is tried again at once (the body changed).
     pub(crate) async fn send<T>(
         &self,
-        body: Vec<u8>,
+        body: impl Fn() -> Vec<u8>,
+        adapt: impl Fn(&HttpError) -> bool,
         reserved: Cost,
         parse: impl Fn(&[u8]) -> Result<T, String>,
         generated: impl Fn(&T) -> u32,
@@ -107,12 +131,18 @@ impl Client {
             let permit = self.admission.admit(reserved).await;
             let sent = Instant::now();
             bump(&self.counters.attempts, 1);
-            let outcome = self.attempt(body.clone(), &parse).await;
+            let outcome = self.attempt(body(), &parse).await;
             let (error, wait) = match outcome {
                 Outcome::Reply(reply) => {
                     self.admission.success(sent, generated(&reply));
                     drop(permit);
                     return Ok(reply);
+                }
+                Outcome::Fail(error) if attempt < tries && adapt(&error) => {
+                    drop(permit);
+                    self.admission.refund(reserved);
+                    bump(&self.counters.retries, 1);
+                    continue;
                 }
                 Outcome::Fail(error) => {
                     drop(permit);
@@ -242,6 +272,11 @@ impl Client {
                 Outcome::Retry { error, wait, congestion: true }
             }
             StatusCode::REQUEST_TIMEOUT | StatusCode::CONFLICT => Outcome::Retry { error, wait, congestion: false },
+            // A request format the server rejects (llama-cpp-python answers 500) never passes.
+            s if s.is_server_error() && error.to_string().contains("response_format") => {
+                bump(&self.counters.server_errors, 1);
+                Outcome::Fail(error)
+            }
             s if s.is_server_error() => {
                 bump(&self.counters.server_errors, 1);
                 // 503, 504 and Anthropic-style 529 mean "overloaded".

@@ -125,8 +125,35 @@ struct List {
 
 #[derive(Deserialize)]
 struct Item {
-    embedding: Vec<f32>,
+    embedding: Vector,
     index: Option<usize>,
+}
+
+/// One vector per text, or one per token: llama-cpp-python sends the latter for models without
+/// a pooling layer (chat models such as SmolLM2); those are mean-pooled here.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Vector {
+    Text(Vec<f32>),
+    Tokens(Vec<Vec<f32>>),
+}
+
+impl Vector {
+    fn pooled(self) -> Result<Vec<f32>, String> {
+        let tokens = match self {
+            Vector::Text(vector) => return Ok(vector),
+            Vector::Tokens(tokens) => tokens,
+        };
+        let dim = tokens.first().map_or(0, Vec::len);
+        if tokens.iter().any(|t| t.len() != dim) {
+            return Err("token vectors of different lengths".to_string());
+        }
+        let mut mean = vec![0.0; dim];
+        for token in &tokens {
+            mean.iter_mut().zip(token).for_each(|(m, v)| *m += v / tokens.len() as f32);
+        }
+        Ok(mean)
+    }
 }
 
 #[derive(Deserialize)]
@@ -141,7 +168,7 @@ async fn embed(client: &Client, texts: Vec<String>) -> Result<Vec<Vec<f32>>, Htt
     let chars: usize = texts.iter().map(|t| t.chars().count()).sum();
     let reserved = Cost { input: (chars / 4 + texts.len()) as f64, output: 0.0 };
     let n = texts.len();
-    let (vectors, tokens) = client.send(body, reserved, |body| parse(body, n), |_| 0).await?;
+    let (vectors, tokens) = client.send(|| body.clone(), |_| false, reserved, |body| parse(body, n), |_| 0).await?;
     client.on_embedded(tokens, reserved);
     Ok(vectors)
 }
@@ -156,7 +183,7 @@ fn parse(body: &[u8], n: usize) -> Result<(Vec<Vec<f32>>, Option<u32>), String> 
     for (position, item) in list.data.into_iter().enumerate() {
         let index = item.index.unwrap_or(position);
         match slots.get_mut(index) {
-            Some(slot @ None) => *slot = Some(item.embedding),
+            Some(slot @ None) => *slot = Some(item.embedding.pooled()?),
             _ => return Err(format!("vector index {index} is out of range or repeated")),
         }
     }
@@ -176,5 +203,9 @@ mod tests {
         assert!(super::parse(body, 3).unwrap_err().contains("2 vectors for 3"));
         let repeated = br#"{"data":[{"index":0,"embedding":[1.0]},{"index":0,"embedding":[2.0]}]}"#;
         assert!(super::parse(repeated, 2).is_err());
+        let tokens = br#"{"data":[{"index":0,"embedding":[[1.0,2.0],[3.0,6.0]]}]}"#;
+        assert_eq!(super::parse(tokens, 1).unwrap().0, vec![vec![2.0, 4.0]], "per-token vectors are averaged");
+        let ragged = br#"{"data":[{"index":0,"embedding":[[1.0,2.0],[3.0]]}]}"#;
+        assert!(super::parse(ragged, 1).is_err());
     }
 }

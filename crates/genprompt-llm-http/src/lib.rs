@@ -258,7 +258,8 @@ fn connect(config: HttpConfig, path: &str) -> Result<(Client, Runtime), HttpErro
         output: bucket(config.output_tokens_per_minute),
     };
     let admission = Admission::new(Aimd::new(config.max_in_flight, config.latency_factor), budgets);
-    Ok((Client { http, url, auth, config, admission, counters: Counters::default() }, runtime))
+    let counters = Counters::default();
+    Ok((Client { http, url, auth, config, admission, counters, json_object: Default::default() }, runtime))
 }
 
 fn is_loopback(url: &reqwest::Url) -> bool {

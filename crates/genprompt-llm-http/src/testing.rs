@@ -26,6 +26,10 @@ use tokio::sync::Semaphore;
 
 use crate::HttpConfig;
 
+mod embeddings;
+use embeddings::embeddings;
+pub use embeddings::{EMBEDDING_DIM, embedding};
+
 /// The text of [`Fault::Refusal`].
 pub const REFUSAL: &str = "I'm sorry, but I can't help with that.";
 
@@ -85,7 +89,7 @@ pub struct Hit {
 }
 
 #[derive(Default)]
-struct Script {
+pub(crate) struct Script {
     faults: HashMap<String, VecDeque<Fault>>,
     default: Option<Fault>,
     hits: Vec<Hit>,
@@ -93,11 +97,13 @@ struct Script {
     workers: Option<Arc<Semaphore>>,
     /// `false` keeps no hits, for long benchmark runs.
     not_recording: bool,
-    embedding_dim: Option<usize>,
+    /// Answer `response_format: json_schema` as llama-cpp-python's server does.
+    no_json_schema: bool,
+    pub(crate) embedding_dim: Option<usize>,
 }
 
 #[derive(Default)]
-struct Shared {
+pub(crate) struct Shared {
     script: Mutex<Script>,
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
@@ -105,7 +111,7 @@ struct Shared {
 }
 
 impl Shared {
-    fn script(&self) -> MutexGuard<'_, Script> {
+    pub(crate) fn script(&self) -> MutexGuard<'_, Script> {
         self.script.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
@@ -169,6 +175,12 @@ impl FaultServer {
     /// thousands of requests turns this off so the server's work per request stays constant.
     pub fn set_recording(&self, on: bool) {
         self.shared.script().not_recording = !on;
+    }
+
+    /// Rejects `response_format: {"type": "json_schema"}` with llama-cpp-python's HTTP 500 (which
+    /// takes only `text` or `json_object` with a `schema`); such hits are not recorded.
+    pub fn reject_json_schema(&self) {
+        self.shared.script().no_json_schema = true;
     }
 
     /// Length of the vectors `/v1/embeddings` answers (initially [`EMBEDDING_DIM`]).
@@ -247,44 +259,22 @@ impl Drop for InFlight {
     }
 }
 
-/// Length of the vectors `/v1/embeddings` answers unless [`FaultServer::set_embedding_dim`] says.
-pub const EMBEDDING_DIM: usize = 8;
-
-/// The vector the server answers for `text`: deterministic, not normalised, never all zero.
-pub fn embedding(text: &str, dim: usize) -> Vec<f32> {
-    (0..dim)
-        .map(|j| {
-            // FNV-1a over the text and the coordinate.
-            let hash = text
-                .bytes()
-                .chain((j as u32).to_le_bytes())
-                .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3));
-            3.0 * ((hash % 2001) as f32 / 1000.0 - 1.0) + if j == 0 { 5.0 } else { 0.0 }
-        })
-        .collect()
-}
-
 async fn completions(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let key = body.pointer("/messages").and_then(Value::as_array).and_then(|m| m.last());
     let key = key.and_then(|m| m["content"].as_str()).unwrap_or_default().to_string();
+    if shared.script().no_json_schema && body.pointer("/response_format/type") == Some(&json!("json_schema")) {
+        let message = "1 validation error: {'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), \
+                       'msg': \"Input should be 'text' or 'json_object'\"}";
+        let body = json!({"error": {"message": message, "type": "internal_server_error"}});
+        return (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response();
+    }
     answer(shared, headers, body, key, completion).await
-}
-
-async fn embeddings(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
-    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let key = match &body["input"] {
-        Value::Array(inputs) => inputs.first().and_then(Value::as_str),
-        input => input.as_str(),
-    };
-    let key = key.unwrap_or_default().to_string();
-    let dim = shared.script().embedding_dim.unwrap_or(EMBEDDING_DIM);
-    answer(shared, headers, body, key, move |request: &Value, _: &str, _: &str| embedding_list(request, dim)).await
 }
 
 /// Plays the scripted fault for one hit; `normal` builds a successful body from the request,
 /// the reply text and the finish reason.
-async fn answer(
+pub(crate) async fn answer(
     shared: Arc<Shared>,
     headers: HeaderMap,
     body: Value,
@@ -373,25 +363,6 @@ async fn answer(
 
 fn json_body(text: &'static str) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], text).into_response()
-}
-
-/// An embeddings list as OpenAI sends it, one [`embedding`] per input.
-fn embedding_list(request: &Value, dim: usize) -> Response {
-    let inputs: Vec<&str> = match &request["input"] {
-        Value::Array(inputs) => inputs.iter().filter_map(Value::as_str).collect(),
-        input => input.as_str().into_iter().collect(),
-    };
-    let data: Vec<Value> = inputs
-        .iter()
-        .enumerate()
-        .map(|(index, text)| json!({"object": "embedding", "index": index, "embedding": embedding(text, dim)}))
-        .collect();
-    let tokens: usize = inputs.iter().map(|text| text.len() / 4).sum();
-    axum::Json(json!({
-        "object": "list", "data": data, "model": request["model"],
-        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
-    }))
-    .into_response()
 }
 
 /// A chat completion as OpenAI sends it; usage counts characters / 4 and words.
