@@ -16,10 +16,18 @@
 //! - `selection`: Genetic Prompt parent selection at 10k, 100k and 1M pool sizes against the
 //!   paper code's dense distance matrix (see `selection.rs`).
 //!
+//! - `orchestration`: the HTTP backend against a fixed-latency server at 1..512 requests in
+//!   flight, against Curator on the same server (see `orchestration.rs`).
+//!
+//! - `endpoint-check URL MODEL [json|embeddings]`: not a benchmark; structured output and embeddings against a
+//!   real server, used by `bench/llama_cpp_server_check.sh`.
+//!
 //! Usage: `cargo run --release -p genprompt-bench -- llm|encoder|eval|selection [threads]`,
-//! `... -- finetune [N rows, default 160]`
+//! `... -- finetune [N rows, default 160]`, `... -- orchestration [max in flight, default 512]`
 
+mod endpoint_check;
 mod llm;
+mod orchestration;
 mod selection;
 
 use std::time::Instant;
@@ -31,7 +39,16 @@ use genprompt_models::{DEFAULT_ENCODER, Home};
 fn main() {
     let mut args = std::env::args().skip(1);
     let what = args.next().unwrap_or_else(|| "llm".to_string());
+    if what == "endpoint-check" {
+        let (url, model) = (args.next().expect("base URL"), args.next().expect("model name"));
+        return endpoint_check::run(&url, &model, args.next().as_deref());
+    }
     let threads: usize = args.next().map_or(1, |t| t.parse().expect("threads is a number"));
+    match what.as_str() {
+        "serve" => return orchestration::serve(threads.max(1) as u64),
+        "orchestration" => return orchestration::run(200, if threads > 1 { threads } else { 512 }),
+        _ => {}
+    }
     let home = Home::from_env().expect("models folder");
     match what.as_str() {
         "llm" => {

@@ -88,6 +88,13 @@ pub struct ModelArgs {
     /// Price in US dollars per million completion tokens.
     #[arg(long, value_name = "USD")]
     pub price_output: Option<f64>,
+    /// An OpenAI-compatible `/v1/embeddings` endpoint to use as the sentence encoder instead of
+    /// the embedded one (key from --api-key-env, as for chat).
+    #[arg(long, value_name = "URL", requires = "encoder_model")]
+    pub encoder_base_url: Option<String>,
+    /// The embeddings endpoint's model name (required with --encoder-base-url).
+    #[arg(long, value_name = "NAME", requires = "encoder_base_url")]
+    pub encoder_model: Option<String>,
 }
 
 /// The response cache and the run journal that makes runs resumable.

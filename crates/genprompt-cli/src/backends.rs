@@ -123,7 +123,21 @@ fn load_gguf(args: &ModelArgs) -> Result<LlamaChatModel> {
     Ok(LlamaChatModel::load(&path, options)?)
 }
 
-pub fn load_encoder(args: &ModelArgs) -> Result<MiniLmEncoder> {
+/// The embeddings endpoint when `--encoder-base-url` is given, else the embedded encoder.
+pub fn load_encoder(args: &ModelArgs) -> Result<Box<dyn Encoder>> {
+    if let (Some(base_url), Some(model)) = (&args.encoder_base_url, &args.encoder_model) {
+        let mut config = genprompt_llm_http::HttpConfig::new(base_url.clone(), model.clone())
+            .with_api_key_env(args.api_key_env.as_deref())
+            .map_err(|err| crate::BadInput(err.to_string()))?;
+        config.max_in_flight = args.max_in_flight.unwrap_or(32).max(1);
+        tracing::info!(base_url = %base_url, model = %model, "using an OpenAI-compatible embeddings endpoint");
+        let encoder = genprompt_llm_http::HttpEncoder::new(config, genprompt_llm_http::DEFAULT_EMBED_BATCH, None)?;
+        return Ok(Box::new(encoder));
+    }
+    Ok(Box::new(load_minilm(args)?))
+}
+
+fn load_minilm(args: &ModelArgs) -> Result<MiniLmEncoder> {
     let dir = encoder_dir(args)?;
     tracing::info!(dir = %dir.display(), "loading encoder");
     MiniLmEncoder::load(&dir, EncoderOptions::default())
@@ -135,7 +149,9 @@ pub fn llm_info(identity: &ModelIdentity) -> ModelInfo {
 }
 
 pub fn encoder_info(identity: &EncoderIdentity) -> ModelInfo {
-    ModelInfo { backend: "candle".to_string(), name: identity.name.clone(), sha256: identity.weights_sha256.clone() }
+    // Only an endpoint has no weights file to hash.
+    let backend = if identity.weights_sha256.is_empty() { "openai-compatible" } else { "candle" };
+    ModelInfo { backend: backend.to_string(), name: identity.name.clone(), sha256: identity.weights_sha256.clone() }
 }
 
 /// Adds up the wall time spent inside a backend, so the library needs no clock.

@@ -107,6 +107,21 @@ pub trait Encoder: Send + Sync {
     fn encode(&self, texts: &[&str]) -> Result<Embeddings, EmbedError>;
 }
 
+/// A boxed encoder is an encoder, so the CLI can pick a backend at run time.
+impl<E: Encoder + ?Sized> Encoder for Box<E> {
+    fn identity(&self) -> &EncoderIdentity {
+        (**self).identity()
+    }
+
+    fn dim(&self) -> usize {
+        (**self).dim()
+    }
+
+    fn encode(&self, texts: &[&str]) -> Result<Embeddings, EmbedError> {
+        (**self).encode(texts)
+    }
+}
+
 /// Names the weights behind an encoder so that results can be traced and cached.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EncoderIdentity {
@@ -125,6 +140,10 @@ pub enum EmbedError {
 
 impl fmt::Display for EncoderIdentity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // An endpoint's model has no weights file here to hash.
+        if self.weights_sha256.is_empty() {
+            return f.write_str(&self.name);
+        }
         let short = self.weights_sha256.get(..12).unwrap_or(&self.weights_sha256);
         write!(f, "{} (sha256 {short})", self.name)
     }

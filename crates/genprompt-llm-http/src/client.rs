@@ -1,6 +1,6 @@
 //! One request's life: admission, the attempt, classification of what came back, and retries.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use genprompt_llm::{ChatReply, ChatRequest, FinishReason};
@@ -56,8 +56,8 @@ impl Counters {
 }
 
 /// What one attempt came to.
-enum Outcome {
-    Reply(ChatReply),
+enum Outcome<T> {
+    Reply(T),
     /// Worth another try; `wait` is the server's `Retry-After`; `congestion` halves concurrency.
     Retry {
         error: HttpError,
@@ -75,16 +75,55 @@ pub(crate) struct Client {
     pub config: HttpConfig,
     pub admission: Admission,
     pub counters: Counters,
+    /// Set once the server rejected `response_format: json_schema`; schemas then go as
+    /// `json_object` with a `schema` field.
+    pub json_object: AtomicBool,
 }
 
 impl Client {
-    /// Answers one request, retrying what is worth retrying, at most `1 + max_retries` attempts.
+    /// Answers one chat request, retrying what is worth retrying.
     pub(crate) async fn answer(&self, request: &ChatRequest, seed: u64, schema: Option<&Value>) -> ChatResult {
-        let body = wire::request_body(&self.config.model, request, seed, schema);
+        // Which form the latest attempt used; concurrent requests may have switched the shared flag.
+        let sent_json_object = AtomicBool::new(false);
+        let body = || {
+            let json_object = self.json_object.load(Ordering::Relaxed);
+            sent_json_object.store(json_object, Ordering::Relaxed);
+            wire::request_body(&self.config.model, request, seed, schema, json_object)
+        };
+        // A server that does not know `json_schema` says so about `response_format` (llama-cpp-python
+        // answers 500 with a validation error): switch to the other form, for every request.
+        let adapt = |error: &HttpError| {
+            let rejected = matches!(error, HttpError::Status { message, .. } if message.contains("response_format"));
+            let switch = schema.is_some() && rejected && !sent_json_object.load(Ordering::Relaxed);
+            if switch && !self.json_object.swap(true, Ordering::Relaxed) {
+                tracing::info!(
+                    "the server does not take response_format json_schema; sending json_object with a schema"
+                );
+            }
+            switch
+        };
         let reserved = Cost {
             input: f64::from(wire::estimate_prompt_tokens(request)),
             output: f64::from(request.sampling.max_tokens),
         };
+        let parse = |body: &[u8]| wire::parse_reply(body).map(|(reply, _)| reply);
+        let generated = |reply: &ChatReply| reply.usage.completion_tokens;
+        let reply = self.send(body, adapt, reserved, parse, generated).await?;
+        self.on_reply(&reply, reserved);
+        Ok(reply)
+    }
+
+    /// Sends `body()` to the endpoint until `parse` accepts a 2xx reply, at most `1 + max_retries`
+    /// attempts, each admitted first; `generated` tells admission how many tokens a reply took.
+    /// An error for which `adapt` returns true is tried again at once (the body changed).
+    pub(crate) async fn send<T>(
+        &self,
+        body: impl Fn() -> Vec<u8>,
+        adapt: impl Fn(&HttpError) -> bool,
+        reserved: Cost,
+        parse: impl Fn(&[u8]) -> Result<T, String>,
+        generated: impl Fn(&T) -> u32,
+    ) -> Result<T, HttpError> {
         let tries = self.config.max_retries.saturating_add(1);
         let mut attempt = 0;
         loop {
@@ -92,13 +131,18 @@ impl Client {
             let permit = self.admission.admit(reserved).await;
             let sent = Instant::now();
             bump(&self.counters.attempts, 1);
-            let outcome = self.attempt(body.clone()).await;
+            let outcome = self.attempt(body(), &parse).await;
             let (error, wait) = match outcome {
                 Outcome::Reply(reply) => {
-                    self.admission.success(sent, reply.usage.completion_tokens);
+                    self.admission.success(sent, generated(&reply));
                     drop(permit);
-                    self.on_reply(&reply, reserved);
                     return Ok(reply);
+                }
+                Outcome::Fail(error) if attempt < tries && adapt(&error) => {
+                    drop(permit);
+                    self.admission.refund(reserved);
+                    bump(&self.counters.retries, 1);
+                    continue;
                 }
                 Outcome::Fail(error) => {
                     drop(permit);
@@ -127,7 +171,7 @@ impl Client {
                 return Err(self.fail(HttpError::GaveUp { tries, last: Box::new(error) }));
             }
             let wait = wait.filter(|w| !w.is_zero()).unwrap_or_else(|| self.backoff(attempt));
-            tracing::debug!(attempt, wait_ms = wait.as_millis() as u64, %error, "retrying a chat request");
+            tracing::debug!(attempt, wait_ms = wait.as_millis() as u64, %error, "retrying a request");
             bump(&self.counters.retries, 1);
             tokio::time::sleep(wait).await;
         }
@@ -154,6 +198,15 @@ impl Client {
         }
     }
 
+    /// Counts an answered embeddings request and corrects the input budget from its usage.
+    pub(crate) fn on_embedded(&self, prompt_tokens: Option<u32>, reserved: Cost) {
+        bump(&self.counters.requests, 1);
+        if let Some(tokens) = prompt_tokens {
+            bump(&self.counters.prompt_tokens, u64::from(tokens));
+            self.admission.refund(Cost { input: reserved.input - f64::from(tokens), output: 0.0 });
+        }
+    }
+
     fn fail(&self, error: HttpError) -> HttpError {
         bump(&self.counters.requests, 1);
         bump(&self.counters.failed, 1);
@@ -171,7 +224,7 @@ impl Client {
     }
 
     /// Sends once and sorts the result into reply, retry or failure.
-    async fn attempt(&self, body: Vec<u8>) -> Outcome {
+    async fn attempt<T>(&self, body: Vec<u8>, parse: impl Fn(&[u8]) -> Result<T, String>) -> Outcome<T> {
         let mut request = self.http.post(self.url.clone()).header(CONTENT_TYPE, "application/json").body(body);
         if let Some(auth) = &self.auth {
             request = request.header(AUTHORIZATION, auth.clone());
@@ -198,8 +251,8 @@ impl Client {
         };
         self.admission.observe(wire::limit_hint(&headers, "requests"), wire::limit_hint(&headers, "tokens"));
         if status.is_success() {
-            return match wire::parse_reply(&body) {
-                Ok((reply, _)) => Outcome::Reply(reply),
+            return match parse(&body) {
+                Ok(reply) => Outcome::Reply(reply),
                 Err(why) => {
                     bump(&self.counters.invalid_responses, 1);
                     Outcome::Retry { error: HttpError::InvalidResponse(why), wait: None, congestion: false }
@@ -219,6 +272,11 @@ impl Client {
                 Outcome::Retry { error, wait, congestion: true }
             }
             StatusCode::REQUEST_TIMEOUT | StatusCode::CONFLICT => Outcome::Retry { error, wait, congestion: false },
+            // A request format the server rejects (llama-cpp-python answers 500) never passes.
+            s if s.is_server_error() && error.to_string().contains("response_format") => {
+                bump(&self.counters.server_errors, 1);
+                Outcome::Fail(error)
+            }
             s if s.is_server_error() => {
                 bump(&self.counters.server_errors, 1);
                 // 503, 504 and Anthropic-style 529 mean "overloaded".

@@ -120,8 +120,8 @@ impl HttpConfig {
         Ok(self)
     }
 
-    /// Checks the settings and returns the completions URL.
-    pub(crate) fn endpoint(&self) -> Result<reqwest::Url, HttpError> {
+    /// Checks the settings and returns the URL of `path` under the base URL.
+    pub(crate) fn endpoint_for(&self, path: &str) -> Result<reqwest::Url, HttpError> {
         let bad = |what: String| Err(HttpError::Config(what));
         if self.model.trim().is_empty() {
             return bad("the model name is empty; pass --model".to_string());
@@ -141,7 +141,7 @@ impl HttpConfig {
                 return bad(format!("{name} must be at least 1"));
             }
         }
-        let url = format!("{}/chat/completions", self.base_url.trim().trim_end_matches('/'));
+        let url = format!("{}/{path}", self.base_url.trim().trim_end_matches('/'));
         match reqwest::Url::parse(&url) {
             Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => Ok(url),
             _ => bad(format!("base URL {:?} is not an http(s) URL like http://127.0.0.1:8080/v1", self.base_url)),
@@ -163,12 +163,12 @@ mod tests {
 
     #[test]
     fn endpoint_is_checked() {
-        let url = HttpConfig::new("http://127.0.0.1:8080/v1/", "m").endpoint().unwrap();
+        let url = HttpConfig::new("http://127.0.0.1:8080/v1/", "m").endpoint_for("chat/completions").unwrap();
         assert_eq!(url.as_str(), "http://127.0.0.1:8080/v1/chat/completions");
-        assert!(HttpConfig::new("127.0.0.1:8080", "m").endpoint().is_err());
-        assert!(HttpConfig::new("http://h/v1", " ").endpoint().is_err());
+        assert!(HttpConfig::new("127.0.0.1:8080", "m").endpoint_for("chat/completions").is_err());
+        assert!(HttpConfig::new("http://h/v1", " ").endpoint_for("chat/completions").is_err());
         let zero = HttpConfig { max_in_flight: 0, ..HttpConfig::new("http://h/v1", "m") };
-        assert!(zero.endpoint().is_err());
+        assert!(zero.endpoint_for("chat/completions").is_err());
     }
 
     #[test]

@@ -8,10 +8,12 @@
 //! and enforces optional per-minute budgets, tightened by `x-ratelimit-*` headers. Failed attempts
 //! are retried with full-jitter exponential backoff a bounded number of times; other 4xx fail at
 //! once with the server's message. The API key is a [`Secret`] and never reaches a log or error.
+//! [`HttpEncoder`] puts `/v1/embeddings` behind `genprompt_embed::Encoder` with the same machinery.
 
 mod admission;
 mod client;
 mod config;
+mod embeddings;
 mod error;
 mod json;
 /// The fault-injecting test server; behind the `testing` feature.
@@ -31,6 +33,7 @@ use tracing::instrument::WithSubscriber;
 use admission::{Admission, Aimd, Bucket, Budgets};
 use client::{ChatResult, Client, Counters};
 pub use config::{DEFAULT_API_KEY_ENV, HttpConfig, Secret};
+pub use embeddings::{DEFAULT_EMBED_BATCH, HttpEncoder};
 pub use error::HttpError;
 
 /// Fault and usage counters since the model was built, for the CLI's report.
@@ -90,45 +93,12 @@ impl HttpChatModel {
     /// Checks the settings and builds the client and its runtime; sends nothing.
     pub fn new(config: HttpConfig) -> Result<HttpChatModel, LlmError> {
         let load = |err: HttpError| LlmError::Load { path: config.base_url.clone(), message: err.to_string() };
-        let url = config.endpoint().map_err(load)?;
-        // reqwest is built without a default TLS provider; the error only says one is installed.
-        TLS_PROVIDER.call_once(|| {
-            let _ = rustls::crypto::ring::default_provider().install_default();
-        });
-        let auth = config.api_key.as_ref().map(|key| client::bearer(key.expose())).transpose().map_err(load)?;
-        let mut builder = reqwest::Client::builder()
-            .connect_timeout(config.timeout.min(std::time::Duration::from_secs(10)))
-            .pool_max_idle_per_host(config.max_in_flight)
-            // Our own loop retries; the client's would hide attempts from the stats.
-            .retry(reqwest::retry::never())
-            // Following a redirect turns a POST into a GET; report it instead.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("genprompt/", env!("CARGO_PKG_VERSION")));
-        if is_loopback(&url) {
-            // A local server must not be sent through a system proxy.
-            builder = builder.no_proxy();
-        }
-        let http = builder.build().map_err(|err| load(HttpError::Config(err.without_url().to_string())))?;
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 4)))
-            .thread_name("genprompt-http")
-            .enable_all()
-            .build()
-            .map_err(|err| load(HttpError::Internal(format!("cannot start the async runtime: {err}"))))?;
-        let now = std::time::Instant::now();
-        let bucket = |per_minute: Option<u32>| per_minute.map(|n| Bucket::new(f64::from(n), now));
-        let budgets = Budgets {
-            requests: bucket(config.requests_per_minute),
-            input: bucket(config.input_tokens_per_minute),
-            output: bucket(config.output_tokens_per_minute),
-        };
-        let admission = Admission::new(Aimd::new(config.max_in_flight, config.latency_factor), budgets);
         let identity = ModelIdentity {
             backend: "openai-compatible".to_string(),
             name: config.model.clone(),
             sha256: String::new(),
         };
-        let client = Client { http, url, auth, config, admission, counters: Counters::default() };
+        let (client, runtime) = connect(config.clone(), "chat/completions").map_err(load)?;
         Ok(HttpChatModel { identity, client: Arc::new(client), runtime: Some(runtime) })
     }
 
@@ -153,8 +123,7 @@ impl HttpChatModel {
         )
     }
 
-    /// Runs one task per request on the runtime and collects the results in request order,
-    /// handing each to `on_done` as it completes.
+    /// Runs one task per request on the model's runtime; see [`run_tasks`].
     fn run<T, F, Fut>(
         &self,
         requests: &[ChatRequest],
@@ -167,39 +136,57 @@ impl HttpChatModel {
         Fut: Future<Output = Result<T, HttpError>> + Send + 'static,
     {
         let runtime = self.runtime.as_ref().expect("the runtime lives until drop");
-        let mut tasks = JoinSet::new();
-        let mut index = std::collections::HashMap::new();
-        for (i, request) in requests.iter().enumerate() {
-            // Carry the caller's log subscriber into the worker threads.
-            let future = task(self.client.clone(), request.clone()).with_current_subscriber();
-            index.insert(tasks.spawn_on(future, runtime.handle()).id(), i);
-        }
-        let on_done = &on_done;
-        let collect = async move {
-            let mut results: Vec<Option<Result<T, LlmError>>> =
-                std::iter::repeat_with(|| None).take(index.len()).collect();
-            while let Some(joined) = tasks.join_next_with_id().await {
-                let (id, result) = match joined {
-                    Ok((id, result)) => (id, result),
-                    Err(err) => (err.id(), Err(HttpError::Internal(format!("a request task failed: {err}")))),
-                };
-                let result = result.map_err(LlmError::from);
-                on_done(index[&id], &result);
-                results[index[&id]] = Some(result);
-            }
-            results
-        };
-        // `block_on` panics inside an async context; there, block a helper thread instead.
-        let results = if tokio::runtime::Handle::try_current().is_ok() {
-            std::thread::scope(|s| s.spawn(|| runtime.block_on(collect)).join().expect("collecting never panics"))
-        } else {
-            runtime.block_on(collect)
-        };
-        results
-            .into_iter()
-            .map(|r| r.unwrap_or_else(|| Err(HttpError::Internal("a request task vanished".to_string()).into())))
-            .collect()
+        run_tasks(runtime, &self.client, requests.iter().cloned(), task, LlmError::from, on_done)
     }
+}
+
+/// Runs one task per item on `runtime` and collects the results in item order, handing each to
+/// `on_done` as it completes.
+pub(crate) fn run_tasks<I, T, E, F, Fut>(
+    runtime: &Runtime,
+    client: &Arc<Client>,
+    items: impl IntoIterator<Item = I>,
+    task: F,
+    map_err: fn(HttpError) -> E,
+    on_done: impl Fn(usize, &Result<T, E>) + Sync,
+) -> Vec<Result<T, E>>
+where
+    T: Send + 'static,
+    E: Send,
+    F: Fn(Arc<Client>, I) -> Fut,
+    Fut: Future<Output = Result<T, HttpError>> + Send + 'static,
+{
+    let mut tasks = JoinSet::new();
+    let mut index = std::collections::HashMap::new();
+    for (i, item) in items.into_iter().enumerate() {
+        // Carry the caller's log subscriber into the worker threads.
+        let future = task(client.clone(), item).with_current_subscriber();
+        index.insert(tasks.spawn_on(future, runtime.handle()).id(), i);
+    }
+    let on_done = &on_done;
+    let collect = async move {
+        let mut results: Vec<Option<Result<T, E>>> = std::iter::repeat_with(|| None).take(index.len()).collect();
+        while let Some(joined) = tasks.join_next_with_id().await {
+            let (id, result) = match joined {
+                Ok((id, result)) => (id, result),
+                Err(err) => (err.id(), Err(HttpError::Internal(format!("a request task failed: {err}")))),
+            };
+            let result = result.map_err(map_err);
+            on_done(index[&id], &result);
+            results[index[&id]] = Some(result);
+        }
+        results
+    };
+    // `block_on` panics inside an async context; there, block a helper thread instead.
+    let results = if tokio::runtime::Handle::try_current().is_ok() {
+        std::thread::scope(|s| s.spawn(|| runtime.block_on(collect)).join().expect("collecting never panics"))
+    } else {
+        runtime.block_on(collect)
+    };
+    results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(map_err(HttpError::Internal("a request task vanished".to_string())))))
+        .collect()
 }
 
 impl ChatModel for HttpChatModel {
@@ -246,6 +233,45 @@ impl Drop for HttpChatModel {
             runtime.shutdown_background();
         }
     }
+}
+
+/// The shared client for one endpoint (`path` under the base URL) and the runtime that drives it.
+fn connect(config: HttpConfig, path: &str) -> Result<(Client, Runtime), HttpError> {
+    let url = config.endpoint_for(path)?;
+    // reqwest is built without a default TLS provider; the error only says one is installed.
+    TLS_PROVIDER.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+    let auth = config.api_key.as_ref().map(|key| client::bearer(key.expose())).transpose()?;
+    let mut builder = reqwest::Client::builder()
+        .connect_timeout(config.timeout.min(std::time::Duration::from_secs(10)))
+        .pool_max_idle_per_host(config.max_in_flight)
+        // Our own loop retries; the client's would hide attempts from the stats.
+        .retry(reqwest::retry::never())
+        // Following a redirect turns a POST into a GET; report it instead.
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("genprompt/", env!("CARGO_PKG_VERSION")));
+    if is_loopback(&url) {
+        // A local server must not be sent through a system proxy.
+        builder = builder.no_proxy();
+    }
+    let http = builder.build().map_err(|err| HttpError::Config(err.without_url().to_string()))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 4)))
+        .thread_name("genprompt-http")
+        .enable_all()
+        .build()
+        .map_err(|err| HttpError::Internal(format!("cannot start the async runtime: {err}")))?;
+    let now = std::time::Instant::now();
+    let bucket = |per_minute: Option<u32>| per_minute.map(|n| Bucket::new(f64::from(n), now));
+    let budgets = Budgets {
+        requests: bucket(config.requests_per_minute),
+        input: bucket(config.input_tokens_per_minute),
+        output: bucket(config.output_tokens_per_minute),
+    };
+    let admission = Admission::new(Aimd::new(config.max_in_flight, config.latency_factor), budgets);
+    let counters = Counters::default();
+    Ok((Client { http, url, auth, config, admission, counters, json_object: Default::default() }, runtime))
 }
 
 fn is_loopback(url: &reqwest::Url) -> bool {

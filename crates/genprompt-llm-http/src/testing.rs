@@ -2,8 +2,10 @@
 //! endpoint: a test scripts, per request key, the answers to successive hits (429, 5xx, slow,
 //! reset, bad bodies, refusals, truncation) and then checks what the server saw.
 //!
-//! A request's key is the content of its last message, so scripts do not depend on the order in
-//! which concurrent requests arrive. Once a key's script is used up, hits get the default answer.
+//! A request's key is the content of its last message (for `/v1/embeddings`, its first input), so
+//! scripts do not depend on the order in which concurrent requests arrive. Once a key's script is
+//! used up, hits get the default answer. Embeddings are deterministic, unnormalised vectors
+//! ([`embedding`]) of a settable dimension.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -23,6 +25,10 @@ use tokio::runtime::Runtime;
 use tokio::sync::Semaphore;
 
 use crate::HttpConfig;
+
+mod embeddings;
+use embeddings::embeddings;
+pub use embeddings::{EMBEDDING_DIM, embedding};
 
 /// The text of [`Fault::Refusal`].
 pub const REFUSAL: &str = "I'm sorry, but I can't help with that.";
@@ -83,7 +89,7 @@ pub struct Hit {
 }
 
 #[derive(Default)]
-struct Script {
+pub(crate) struct Script {
     faults: HashMap<String, VecDeque<Fault>>,
     /// Answers to the next hits whatever their key, before per-key scripts.
     upcoming: VecDeque<Fault>,
@@ -91,10 +97,15 @@ struct Script {
     hits: Vec<Hit>,
     latency: Duration,
     workers: Option<Arc<Semaphore>>,
+    /// `false` keeps no hits, for long benchmark runs.
+    not_recording: bool,
+    /// Answer `response_format: json_schema` as llama-cpp-python's server does.
+    no_json_schema: bool,
+    pub(crate) embedding_dim: Option<usize>,
 }
 
 #[derive(Default)]
-struct Shared {
+pub(crate) struct Shared {
     script: Mutex<Script>,
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
@@ -102,7 +113,7 @@ struct Shared {
 }
 
 impl Shared {
-    fn script(&self) -> MutexGuard<'_, Script> {
+    pub(crate) fn script(&self) -> MutexGuard<'_, Script> {
         self.script.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
@@ -127,7 +138,10 @@ impl FaultServer {
         listener.set_nonblocking(true).expect("sockets can be non-blocking");
         let addr = listener.local_addr().expect("a bound socket has an address");
         let shared = Arc::new(Shared::default());
-        let app = Router::new().route("/v1/chat/completions", post(completions)).with_state(shared.clone());
+        let app = Router::new()
+            .route("/v1/chat/completions", post(completions))
+            .route("/v1/embeddings", post(embeddings))
+            .with_state(shared.clone());
         let _entered = runtime.enter();
         let listener = tokio::net::TcpListener::from_std(listener).expect("tokio adopts the socket");
         runtime.spawn(async move { axum::serve(listener, app).await });
@@ -163,6 +177,23 @@ impl FaultServer {
     /// Works on at most `n` requests at once and queues the rest, as vLLM does.
     pub fn set_parallel(&self, n: usize) {
         self.shared.script().workers = Some(Arc::new(Semaphore::new(n)));
+    }
+
+    /// Whether hits are kept for [`FaultServer::hits`] (initially yes); a benchmark sending
+    /// thousands of requests turns this off so the server's work per request stays constant.
+    pub fn set_recording(&self, on: bool) {
+        self.shared.script().not_recording = !on;
+    }
+
+    /// Rejects `response_format: {"type": "json_schema"}` with llama-cpp-python's HTTP 500 (which
+    /// takes only `text` or `json_object` with a `schema`); such hits are not recorded.
+    pub fn reject_json_schema(&self) {
+        self.shared.script().no_json_schema = true;
+    }
+
+    /// Length of the vectors `/v1/embeddings` answers (initially [`EMBEDDING_DIM`]).
+    pub fn set_embedding_dim(&self, dim: usize) {
+        self.shared.script().embedding_dim = Some(dim);
     }
 
     /// Every hit so far, in arrival order.
@@ -240,31 +271,54 @@ async fn completions(State(shared): State<Arc<Shared>>, headers: HeaderMap, body
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let key = body.pointer("/messages").and_then(Value::as_array).and_then(|m| m.last());
     let key = key.and_then(|m| m["content"].as_str()).unwrap_or_default().to_string();
+    if shared.script().no_json_schema && body.pointer("/response_format/type") == Some(&json!("json_schema")) {
+        let message = "1 validation error: {'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), \
+                       'msg': \"Input should be 'text' or 'json_object'\"}";
+        let body = json!({"error": {"message": message, "type": "internal_server_error"}});
+        return (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response();
+    }
+    answer(shared, headers, body, key, completion).await
+}
+
+/// Plays the scripted fault for one hit; `normal` builds a successful body from the request,
+/// the reply text and the finish reason.
+pub(crate) async fn answer(
+    shared: Arc<Shared>,
+    headers: HeaderMap,
+    body: Value,
+    key: String,
+    normal_body: impl Fn(&Value, &str, &str) -> Response,
+) -> Response {
     let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_string);
     let in_flight = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
     shared.max_in_flight.fetch_max(in_flight, Ordering::SeqCst);
     let _in_flight = InFlight(shared.clone());
     let (mut fault, latency, workers) = {
         let mut script = shared.script();
-        let attempt = 1 + script.hits.iter().filter(|hit| hit.key == key).count();
+        let attempt =
+            if script.not_recording { 0 } else { 1 + script.hits.iter().filter(|hit| hit.key == key).count() };
         let next = script.upcoming.pop_front().or_else(|| script.faults.get_mut(&key).and_then(VecDeque::pop_front));
         let fault = next.or_else(|| script.default.clone()).unwrap_or(Fault::Ok);
         let completed_before = shared.completed.load(Ordering::SeqCst);
-        let hit = Hit { key: key.clone(), attempt, in_flight, completed_before, authorization, body: body.clone() };
-        script.hits.push(hit);
+        if !script.not_recording {
+            let hit = Hit { key: key.clone(), attempt, in_flight, completed_before, authorization, body: body.clone() };
+            script.hits.push(hit);
+        }
         (fault, script.latency, script.workers.clone())
     };
     while let Fault::After(delay, inner) = fault {
         tokio::time::sleep(delay).await;
         fault = *inner;
     }
+    let normal_body = &normal_body;
+    let body = &body;
     let normal = |text: String, finish: &'static str| async move {
         let _worker = match &workers {
             Some(workers) => Some(workers.acquire().await.expect("the semaphore is never closed")),
             None => None,
         };
         tokio::time::sleep(latency).await;
-        completion(&body, &text, finish)
+        normal_body(body, &text, finish)
     };
     let error = |status: u16, message: String| {
         let status = StatusCode::from_u16(status).expect("scripts use valid status codes");

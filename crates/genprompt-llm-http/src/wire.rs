@@ -31,8 +31,16 @@ struct Message<'a> {
     content: &'a str,
 }
 
-/// The JSON body of one request; `schema` asks for structured output.
-pub(crate) fn request_body(model: &str, request: &ChatRequest, seed: u64, schema: Option<&Value>) -> Vec<u8> {
+/// The JSON body of one request; `schema` asks for structured output, as OpenAI's
+/// `json_schema` or, with `json_object`, as `{"type": "json_object", "schema": ...}`, the form
+/// llama-cpp-python's server takes (it rejects `json_schema`); llama.cpp's own server takes both.
+pub(crate) fn request_body(
+    model: &str,
+    request: &ChatRequest,
+    seed: u64,
+    schema: Option<&Value>,
+    json_object: bool,
+) -> Vec<u8> {
     let body = Body {
         model,
         messages: request.messages.iter().map(|m| Message { role: m.role.as_str(), content: &m.content }).collect(),
@@ -41,9 +49,10 @@ pub(crate) fn request_body(model: &str, request: &ChatRequest, seed: u64, schema
         max_tokens: request.sampling.max_tokens,
         stop: &request.sampling.stop,
         seed: fold_seed(seed),
-        response_format: schema.map(
-            |schema| serde_json::json!({"type": "json_schema", "json_schema": {"name": "output", "schema": schema}}),
-        ),
+        response_format: schema.map(|schema| match json_object {
+            true => serde_json::json!({"type": "json_object", "schema": schema}),
+            false => serde_json::json!({"type": "json_schema", "json_schema": {"name": "output", "schema": schema}}),
+        }),
     };
     serde_json::to_vec(&body).expect("a struct of strings and numbers always serializes")
 }

@@ -67,7 +67,7 @@ fn the_api_key_appears_only_in_the_authorization_header() {
     shown.push_str(&format!("{} {:?}\n", config.api_key.as_ref().unwrap(), config.api_key));
     drop(model);
     let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
-    assert!(logs.contains("retrying a chat request"), "the capture works:\n{logs}");
+    assert!(logs.contains("retrying a request"), "the capture works:\n{logs}");
     assert!(!shown.contains(KEY), "the key leaked into Debug or an error:\n{shown}");
     assert!(!logs.contains(KEY), "the key leaked into the logs:\n{logs}");
 }

@@ -139,3 +139,33 @@ fn a_run_through_every_fault_ends_with_exactly_the_requested_rows() {
         assert!(run.stdout().contains("retries"), "{name}: the summary reports retries: {}", run.stdout());
     }
 }
+
+#[test]
+fn embed_through_an_embeddings_endpoint_without_leaking_the_key() {
+    let server = FaultServer::start();
+    let context = TestContext::new();
+    let rows: String = (0..5).map(|i| format!("{{\"text\": \"row {i}\", \"label\": \"a\"}}\n")).collect();
+    context.write("rows.jsonl", &rows);
+    let base_url = server.base_url();
+    let args = ["embed", "--input", "rows.jsonl", "--output", "out.jsonl", "--encoder-base-url", &base_url];
+    let mut args = args.to_vec();
+    args.extend(["--encoder-model", "embed-model", "--api-key-env", "GENPROMPT_TEST_KEY"]);
+    let run = context.run_with_env(&args, &[("GENPROMPT_TEST_KEY", SECRET)]).success();
+
+    let out = read_jsonl(&context.path("out.jsonl"));
+    assert_eq!(out.len(), 5);
+    for (i, row) in out.iter().enumerate() {
+        let vector: Vec<f64> = row["embedding"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        assert_eq!(vector.len(), genprompt_llm_http::testing::EMBEDDING_DIM);
+        let norm = vector.iter().map(|v| v * v).sum::<f64>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-4, "row {i} is normalised: {norm}");
+    }
+    // One probe for the dimension, then one batch for the five rows.
+    let hits = server.hits();
+    assert_eq!(hits.len(), 2);
+    assert_eq!(hits[1].body["input"].as_array().unwrap().len(), 5);
+    assert!(hits.iter().all(|hit| hit.authorization.as_deref() == Some(&format!("Bearer {SECRET}")[..])));
+    assert!(run.stdout().contains("embed-model"), "{}", run.stdout());
+    let written = context.read("out.jsonl");
+    assert!(!written.contains(SECRET) && !run.stdout().contains(SECRET) && !run.stderr().contains(SECRET));
+}

@@ -169,7 +169,7 @@ fn other_client_errors_fail_fast_with_the_servers_message() {
     let results = model.chat(&batch(0..5));
     assert_eq!(
         err(&results, 0),
-        "the model engine failed: the server answered HTTP 400: Invalid 'max_tokens': too large"
+        "the request was rejected: the server answered HTTP 400: Invalid 'max_tokens': too large"
     );
     assert!(err(&results, 1).contains("HTTP 404: The model `x` does not exist"), "{}", err(&results, 1));
     let long = err(&results, 2);

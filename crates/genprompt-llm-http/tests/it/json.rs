@@ -37,3 +37,28 @@ fn chat_json_sends_the_schema_and_retries_invalid_output() {
     let stats = model.stats();
     assert_eq!((stats.invalid_json, stats.failed, stats.server_errors), (4, 1, 1));
 }
+
+#[test]
+fn a_server_without_json_schema_gets_json_object_with_the_schema() {
+    let server = FaultServer::start();
+    server.reject_json_schema();
+    let good = r#"{"genes": ["tone"]}"#;
+    for i in 0..6 {
+        server.script(&key(i), [Fault::Reply(good.into())]);
+    }
+    let schema = json!({"type": "object", "required": ["genes"]});
+    let model = model(&server, |_| {});
+    let results = model.chat_json(&batch(0..6), &schema);
+    for (i, result) in results.iter().enumerate() {
+        assert_eq!(result.as_ref().unwrap_or_else(|err| panic!("{i}: {err}")).value, json!({"genes": ["tone"]}));
+    }
+    let hits = server.hits();
+    assert_eq!(hits.len(), 6, "every accepted hit came after the switch, one per request");
+    for hit in &hits {
+        assert_eq!(hit.body["response_format"], json!({"type": "json_object", "schema": schema}));
+    }
+    let stats = model.stats();
+    assert_eq!((stats.failed, stats.invalid_json), (0, 0), "{stats:?}");
+    // Concurrent requests may each have been refused once before the switch; never more.
+    assert!((1..=6).contains(&stats.server_errors) && stats.server_errors == stats.retries, "{stats:?}");
+}

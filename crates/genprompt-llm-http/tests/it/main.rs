@@ -2,6 +2,7 @@
 //! and structured output. Assertions are on what the server saw and on the stats, never on time.
 
 mod admission;
+mod embeddings;
 mod faults;
 mod json;
 
