@@ -200,6 +200,10 @@ impl<T: ChatModel> ChatModel for Timed<T> {
     fn backend_stats(&self) -> Option<BackendStats> {
         self.inner.backend_stats()
     }
+
+    fn streams_replies(&self) -> bool {
+        self.inner.streams_replies()
+    }
 }
 
 impl<T: Encoder> Encoder for Timed<T> {

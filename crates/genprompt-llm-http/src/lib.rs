@@ -198,6 +198,10 @@ impl ChatModel for HttpChatModel {
         self.chat_each(requests, &|_, _| {})
     }
 
+    fn streams_replies(&self) -> bool {
+        true
+    }
+
     fn backend_stats(&self) -> Option<BackendStats> {
         let stats = self.stats();
         Some(BackendStats {

@@ -131,6 +131,13 @@ pub trait ChatModel: Send + Sync {
     fn backend_stats(&self) -> Option<BackendStats> {
         None
     }
+
+    /// Whether `chat_each` hands replies over one by one as they arrive (HTTP) rather than all
+    /// at the end of the batch (the embedded engine, whose replies also depend on which requests
+    /// share the batch, so a journal must record such a batch all or nothing).
+    fn streams_replies(&self) -> bool {
+        false
+    }
 }
 
 /// Fault counters of a backend that retries (HTTP endpoints), for progress lines and manifests.
@@ -164,6 +171,10 @@ impl<T: ChatModel + ?Sized> ChatModel for Box<T> {
 
     fn backend_stats(&self) -> Option<BackendStats> {
         (**self).backend_stats()
+    }
+
+    fn streams_replies(&self) -> bool {
+        (**self).streams_replies()
     }
 }
 

@@ -36,6 +36,9 @@ pub struct StoredChat<M> {
     stats: Mutex<StoreStats>,
 }
 
+/// A request's key, the request, and what the backend answered.
+type Entry<'a> = (&'a RequestKey, &'a ChatRequest, Result<ChatReply, LlmError>);
+
 struct Stores {
     journal: Option<RunJournal>,
     cache: Option<ResponseCache>,
@@ -115,6 +118,38 @@ impl<M: ChatModel> StoredChat<M> {
         result: Result<ChatReply, LlmError>,
     ) -> Result<ChatReply, LlmError> {
         let stores = self.stores.lock().expect("store lock");
+        self.record_locked(&stores, key, request, result)
+    }
+
+    /// Records a whole batch in one journal transaction: a crash leaves all of it or none.
+    fn record_batch(&self, entries: Vec<Entry<'_>>) -> Vec<Result<ChatReply, LlmError>> {
+        let stores = self.stores.lock().expect("store lock");
+        let mut results = Vec::with_capacity(entries.len());
+        let batch = || {
+            for (key, request, result) in entries {
+                results.push(self.record_locked(&stores, key, request, result));
+            }
+            Ok(())
+        };
+        let committed = match &stores.journal {
+            Some(journal) => journal.atomically(batch),
+            None => batch(),
+        };
+        if let Err(err) = committed {
+            tracing::error!(error = %err, "cannot commit a batch of replies");
+            let n = results.len();
+            return (0..n).map(|_| Err(LlmError::Engine(format!("the reply could not be saved: {err}")))).collect();
+        }
+        results
+    }
+
+    fn record_locked(
+        &self,
+        stores: &Stores,
+        key: &RequestKey,
+        request: &ChatRequest,
+        result: Result<ChatReply, LlmError>,
+    ) -> Result<ChatReply, LlmError> {
         let mut stats = self.stats.lock().expect("stats lock");
         let saved = match &result {
             Ok(reply) => {
@@ -151,6 +186,10 @@ impl<M: ChatModel> ChatModel for StoredChat<M> {
         self.inner.backend_stats()
     }
 
+    fn streams_replies(&self) -> bool {
+        self.inner.streams_replies()
+    }
+
     fn chat_each(&self, requests: &[ChatRequest], on_reply: &OnReply<'_>) -> Vec<Result<ChatReply, LlmError>> {
         let keys: Vec<RequestKey> = requests.iter().map(|r| RequestKey::of(&self.scope, r)).collect();
         let mut results: Vec<Option<Result<ChatReply, LlmError>>> = Vec::with_capacity(requests.len());
@@ -180,6 +219,15 @@ impl<M: ChatModel> ChatModel for StoredChat<M> {
             return results.into_iter().map(|r| r.expect("every result is known")).collect();
         }
         let to_send: Vec<ChatRequest> = pending.iter().map(|&i| requests[i].clone()).collect();
+        if !self.inner.streams_replies() {
+            let answered = self.inner.chat(&to_send);
+            let entries = pending.iter().zip(answered).map(|(&i, result)| (&keys[i], &requests[i], result)).collect();
+            for (&i, result) in pending.iter().zip(self.record_batch(entries)) {
+                on_reply(i, &result);
+                results[i] = Some(result);
+            }
+            return results.into_iter().map(|r| r.expect("every request has a result")).collect();
+        }
         let recorded: Mutex<Vec<Option<Result<ChatReply, LlmError>>>> = Mutex::new(vec![None; pending.len()]);
         let answered = self.inner.chat_each(&to_send, &|j, result| {
             let i = pending[j];

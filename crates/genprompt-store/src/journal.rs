@@ -104,6 +104,21 @@ impl RunJournal {
         Ok(())
     }
 
+    /// Runs `work` in one transaction: everything it records lands together or not at all.
+    pub fn atomically<R>(&self, work: impl FnOnce() -> Result<R, StoreError>) -> Result<R, StoreError> {
+        self.db.conn.execute_batch("BEGIN IMMEDIATE").map_err(|e| self.db.sql(e))?;
+        match work() {
+            Ok(value) => {
+                self.db.conn.execute_batch("COMMIT").map_err(|e| self.db.sql(e))?;
+                Ok(value)
+            }
+            Err(err) => {
+                let _ = self.db.conn.execute_batch("ROLLBACK");
+                Err(err)
+            }
+        }
+    }
+
     /// The error recorded for a request that failed after its retries.
     pub fn failure(&self, key: &RequestKey) -> Result<Option<String>, StoreError> {
         self.db
