@@ -72,6 +72,31 @@ fn ours(base_url: &str, in_flight: usize, n: usize) -> Point {
     Point { wall, cpu, note }
 }
 
+/// `ours` behind the run store, as `generate` uses it: every reply committed to a run journal
+/// and the shared cache (both SQLite, in a fresh folder) as it arrives.
+fn ours_stored(base_url: &str, in_flight: usize, n: usize) -> Point {
+    use genprompt_store::{CacheMode, ResponseCache, RunJournal, Scope, StoredChat};
+    let dir = std::env::temp_dir().join(format!("genprompt-bench-store-{}-{in_flight}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let config = HttpConfig { max_in_flight: in_flight, ..HttpConfig::new(base_url, "bench-model") };
+    let model = HttpChatModel::new(config).expect("valid config");
+    let scope = Scope::new(model.identity(), Some(base_url));
+    let journal = RunJournal::open(&dir.join("run.sqlite")).expect("journal");
+    let cache = ResponseCache::open(&dir.join("responses.sqlite")).expect("cache");
+    let stored = StoredChat::new(model, scope, Some(journal), Some(cache), CacheMode::Use, false);
+    let warm: Vec<_> = (0..in_flight).map(|i| request(2_000_000 + i)).collect();
+    assert!(stored.chat(&warm).iter().all(Result::is_ok), "warm-up requests succeed");
+    // Offset so no request is a cache hit from the plain run.
+    let requests: Vec<_> = (0..n).map(|i| request(3_000_000 + i)).collect();
+    let (cpu, started) = (cpu_seconds(), Instant::now());
+    let results = stored.chat(&requests);
+    let (wall, cpu) = (started.elapsed().as_secs_f64(), cpu_seconds() - cpu);
+    assert!(results.iter().all(Result::is_ok), "every request succeeds");
+    assert_eq!(stored.stats().sent, (n + in_flight) as u64, "nothing came from a cache");
+    let _ = std::fs::remove_dir_all(&dir);
+    Point { wall, cpu, note: String::new() }
+}
+
 fn bare(base_url: &str, in_flight: usize, n: usize) -> Point {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 4)))
@@ -208,9 +233,9 @@ pub fn run(latency_ms: u64, max_in_flight: usize) {
         "fixed-latency server ({latency_ms} ms per request, separate process), N = max(4K, 64) requests per point"
     );
     println!(
-        "| in flight K | N | ideal req/s | ours / ideal | ours CPU ms/req | server CPU ms/req | bare reqwest / ideal | bare CPU ms/req | Curator / ideal | Curator CPU ms/req | throughput ours/Curator | CPU/req ours/Curator | notes |"
+        "| in flight K | N | ideal req/s | ours / ideal | ours CPU ms/req | server CPU ms/req | ours + journal and cache / ideal | its CPU ms/req | bare reqwest / ideal | bare CPU ms/req | Curator / ideal | Curator CPU ms/req | throughput ours/Curator | CPU/req ours/Curator | notes |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
     let from = std::env::var("GENPROMPT_BENCH_MIN_IN_FLIGHT").ok().and_then(|v| v.parse().ok());
     let mut in_flight: usize = from.unwrap_or(1);
     while in_flight <= max_in_flight {
@@ -220,6 +245,7 @@ pub fn run(latency_ms: u64, max_in_flight: usize) {
         let mine = ours(&base_url, in_flight, n);
         // Includes the warm-up requests: K more than N.
         let server_ms = (process_cpu_seconds(server_pid) - server_cpu) * 1000.0 / (n + in_flight) as f64;
+        let stored = ours_stored(&base_url, in_flight, n);
         let reference = bare(&base_url, in_flight, n);
         let theirs = python.as_ref().and_then(|p| curator(p, &base_url, in_flight, n));
         let rate = |p: &Point| n as f64 / p.wall;
@@ -238,9 +264,11 @@ pub fn run(latency_ms: u64, max_in_flight: usize) {
             _ => mine.note.clone(),
         };
         println!(
-            "| {in_flight} | {n} | {ideal:.0} | {:.3} | {:.3} | {server_ms:.3} | {:.3} | {:.3} | {c_ratio} | {c_cpu} | {tput} | {cpu} | {note} |",
+            "| {in_flight} | {n} | {ideal:.0} | {:.3} | {:.3} | {server_ms:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {c_ratio} | {c_cpu} | {tput} | {cpu} | {note} |",
             rate(&mine) / ideal,
             cpu_ms(&mine),
+            rate(&stored) / ideal,
+            cpu_ms(&stored),
             rate(&reference) / ideal,
             cpu_ms(&reference),
         );
