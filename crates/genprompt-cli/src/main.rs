@@ -33,6 +33,7 @@ fn main() -> ExitCode {
         Command::Generate(args) => commands::generate::run(args, &progress).map(|_| ()),
         Command::Eval(args) => commands::eval::run(args, &progress).map(|_| ()),
         Command::Compare(args) => commands::compare::run(args, &progress),
+        Command::Subjectivity(args) => commands::subjectivity::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

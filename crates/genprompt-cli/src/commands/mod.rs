@@ -9,3 +9,4 @@ pub mod generate;
 pub mod genes;
 pub mod models;
 pub mod quickstart;
+pub mod subjectivity;

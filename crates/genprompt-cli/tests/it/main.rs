@@ -7,6 +7,7 @@ mod endpoint;
 mod errors;
 mod methods;
 mod pipeline;
+mod subjectivity;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
