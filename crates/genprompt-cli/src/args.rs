@@ -43,6 +43,9 @@ pub enum Command {
     /// Run several methods on one task with equal budgets and seeds, evaluate each, and write a
     /// self-contained HTML report.
     Compare(CompareArgs),
+    /// Put each task's gap between training on real and on synthetic rows (from `eval` results)
+    /// next to a task subjectivity ranking, and report their rank correlation (Li et al. 2023).
+    Subjectivity(SubjectivityArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -392,8 +395,30 @@ pub struct EvalArgs {
     /// Random seed of the first run.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Test-row field holding each row's annotator agreement (a share in [0, 1] or a count of
+    /// agreeing annotators): also report accuracy on the rows at or above rising thresholds.
+    #[arg(long, value_name = "FIELD")]
+    pub agreement_field: Option<String>,
+    /// Thresholds for --agreement-field, comma-separated (default: the distinct values present, or
+    /// 10 quantiles when there are more).
+    #[arg(long, value_delimiter = ',', value_name = "X,Y,...", requires = "agreement_field")]
+    pub agreement_thresholds: Vec<f64>,
     #[command(flatten)]
     pub models: ModelArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct SubjectivityArgs {
+    /// TOML file ranking tasks by subjectivity (example: examples/subjectivity/li2023.toml).
+    #[arg(long)]
+    pub ranking: PathBuf,
+    /// metrics.json files of `genprompt eval` (or folders holding one): per task one with
+    /// --mix real and one with --mix synthetic, matched to a ranked task by the test file's folder.
+    #[arg(long, num_args = 1.., required = true, value_name = "PATH")]
+    pub results: Vec<PathBuf>,
+    /// Folder for subjectivity.json.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

@@ -36,6 +36,7 @@ fn main() -> ExitCode {
         Command::Preview(args) => commands::preview::run(args, &progress),
         Command::Eval(args) => commands::eval::run(args, &progress).map(|_| ()),
         Command::Compare(args) => commands::compare::run(args, &progress),
+        Command::Subjectivity(args) => commands::subjectivity::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -2,7 +2,8 @@
 //! test texts (a linear probe on frozen embeddings, scored with accuracy and F1). Intrinsic: how
 //! diverse its texts are (APS, remote-clique, chamfer, vocabulary, distinct-n, self-BLEU), how
 //! close they are to real data (CMD, top-k similarity) and how well they carry their labels
-//! (label faithfulness); [`intrinsic_report`] gathers these.
+//! (label faithfulness); [`intrinsic_report`] gathers these. Subjectivity (Li et al. 2023): accuracy
+//! by annotator agreement and the rank correlation of task subjectivity with the real-synthetic gap.
 //!
 //! Architecture invariant: pure computation. No IO, no printing, no clock; randomness comes in as
 //! `ProbeConfig::rng_seed` and `IntrinsicConfig::rng_seed`, so the same inputs give the same
@@ -15,6 +16,7 @@ mod probe;
 mod report;
 mod rng;
 mod self_bleu;
+mod subjectivity;
 mod text_stats;
 
 pub use error::EvalError;
@@ -23,6 +25,7 @@ pub use metrics::{Aps, ClassificationReport, LabelScores, aps, classification_re
 pub use probe::{Probe, ProbeConfig};
 pub use report::{IntrinsicConfig, IntrinsicReport, intrinsic_report};
 pub use self_bleu::{self_bleu, self_bleu_n_hypotheses};
+pub use subjectivity::{AgreementPoint, accuracy_by_agreement, agreement_thresholds, average_ranks, spearman};
 pub use text_stats::{TextStats, text_stats, tokenize};
 
 #[cfg(test)]

@@ -154,6 +154,7 @@ fn plan<'a>(args: &'a CompareArgs, train: &'a std::path::Path, mix: MixArg) -> E
         runs: args.runs,
         rng_seed: args.seed,
         finetune: None,
+        agreement: None,
     }
 }
 

@@ -12,7 +12,11 @@ use serde::Serialize;
 
 use crate::args::{ClassifierArg, EvalArgs, MixArg};
 use crate::backends::{encoder_info, load_encoder};
+use crate::commands::subjectivity::{AgreementCurve, agreement_curve, agreement_table, agreement_values};
 use crate::progress::Progress;
+
+/// Version 3 added `agreement`.
+pub const METRICS_FORMAT_VERSION: u32 = 3;
 
 /// `metrics.json`: what was trained on what, how it scored, and what the training set looks like.
 #[derive(Serialize)]
@@ -36,6 +40,8 @@ pub struct Metrics {
     pub runs: Vec<ClassificationReport>,
     /// Diversity and fidelity of the `--train` rows (the synthetic set).
     pub intrinsic: IntrinsicReport,
+    /// Accuracy by annotator agreement of the test rows (`--agreement-field`), else null.
+    pub agreement: Option<AgreementCurve>,
 }
 
 #[derive(Clone, Serialize)]
@@ -63,7 +69,7 @@ pub struct MeanStd {
 }
 
 impl MeanStd {
-    fn of(values: impl Iterator<Item = f64>) -> MeanStd {
+    pub fn of(values: impl Iterator<Item = f64>) -> MeanStd {
         let values: Vec<f64> = values.collect();
         let n = values.len().max(1) as f64;
         let mean = values.iter().sum::<f64>() / n;
@@ -71,7 +77,7 @@ impl MeanStd {
         MeanStd { mean, std }
     }
 
-    fn percent(self) -> String {
+    pub fn percent(self) -> String {
         format!("{:.1} ± {:.1}", 100.0 * self.mean, 100.0 * self.std)
     }
 }
@@ -86,6 +92,8 @@ pub struct EvalPlan<'a> {
     pub rng_seed: u64,
     /// `None` trains probes; `Some` fine-tunes the encoder in this folder.
     pub finetune: Option<(std::path::PathBuf, genprompt_finetune::FinetuneConfig)>,
+    /// Test-row agreement field and thresholds (empty: the defaults) for the subjectivity curve.
+    pub agreement: Option<(&'a str, &'a [f64])>,
 }
 
 pub fn run(args: EvalArgs, progress: &Progress) -> Result<Metrics> {
@@ -115,10 +123,14 @@ pub fn run(args: EvalArgs, progress: &Progress) -> Result<Metrics> {
         runs: args.runs,
         rng_seed: args.seed,
         finetune,
+        agreement: args.agreement_field.as_deref().map(|field| (field, &args.agreement_thresholds[..])),
     };
     let metrics = evaluate(&plan, &encoder, progress)?;
     println!("{}", scores_table(&[(metrics.classifier, &metrics)]));
     println!("{}", per_label_table(&metrics));
+    if let Some(curve) = &metrics.agreement {
+        println!("{}", agreement_table(curve, metrics.n_test));
+    }
     if let Some(out) = &args.out {
         let path = metrics_path(out);
         write_json_atomic(&path, &metrics)?;
@@ -139,6 +151,7 @@ fn read(path: &Path, what: &str) -> Result<Vec<Row>> {
 pub fn evaluate(plan: &EvalPlan<'_>, encoder: &dyn Encoder, progress: &Progress) -> Result<Metrics> {
     let train_rows = read(plan.train, "training rows")?;
     let test_rows = read(plan.test, "test rows")?;
+    let agreement = plan.agreement.map(|(field, _)| agreement_values(&test_rows, field, plan.test)).transpose()?;
     let real_rows = plan.real_train.map(|path| read(path, "real training rows")).transpose()?;
     // Label order: first appearance in the test rows, then labels only training rows have.
     let mut labels: Vec<String> = Vec::new();
@@ -190,7 +203,7 @@ pub fn evaluate(plan: &EvalPlan<'_>, encoder: &dyn Encoder, progress: &Progress)
         }
         _ => unreachable!("--mix real/fusion without --real-train is refused earlier"),
     };
-    let mut runs = Vec::new();
+    let (mut runs, mut run_predictions) = (Vec::new(), Vec::new());
     let base_config = ProbeConfig { rng_seed: plan.rng_seed, ..ProbeConfig::standard() };
     let mut finetune_settings = None;
     for run in 0..plan.runs {
@@ -230,7 +243,12 @@ pub fn evaluate(plan: &EvalPlan<'_>, encoder: &dyn Encoder, progress: &Progress)
             }
         };
         runs.push(classification_report(&labels, &test_y, &predictions));
+        run_predictions.push(predictions);
     }
+    let agreement = plan
+        .agreement
+        .zip(agreement.as_deref())
+        .map(|((field, thresholds), values)| agreement_curve(field, values, thresholds, &test_y, &run_predictions));
 
     // Faithfulness needs a probe that knows real data: --real-train if given, else the test rows.
     let (judge_x, judge_y): (&Embeddings, &[usize]) = match (&real_x, &real_y) {
@@ -243,7 +261,7 @@ pub fn evaluate(plan: &EvalPlan<'_>, encoder: &dyn Encoder, progress: &Progress)
     let intrinsic = intrinsic_report(&train_x, &train_y, &texts, Some((&test_x, &judge)), &intrinsic_config);
 
     Ok(Metrics {
-        format_version: 2,
+        format_version: METRICS_FORMAT_VERSION,
         train: plan.train.display().to_string(),
         real_train: plan.real_train.map(|p| p.display().to_string()),
         test: plan.test.display().to_string(),
@@ -266,6 +284,7 @@ pub fn evaluate(plan: &EvalPlan<'_>, encoder: &dyn Encoder, progress: &Progress)
         },
         runs,
         intrinsic,
+        agreement,
         labels,
     })
 }

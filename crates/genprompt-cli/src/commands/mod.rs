@@ -11,3 +11,4 @@ pub mod genes;
 pub mod models;
 pub mod preview;
 pub mod quickstart;
+pub mod subjectivity;

@@ -83,6 +83,7 @@ pub fn run(args: QuickstartArgs, progress: &Progress) -> Result<()> {
         runs: 3,
         rng_seed: args.seed,
         finetune: None,
+        agreement: None,
     };
     let synthetic = eval::evaluate(&plan(&generated.dataset), &encoder, progress)?;
     let real = eval::evaluate(&plan(&seeds_path), &encoder, progress)?;

@@ -8,6 +8,7 @@ mod errors;
 mod methods;
 mod pipeline;
 mod resume;
+mod subjectivity;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
