@@ -191,12 +191,34 @@ fn same_seed_gives_the_same_requests_and_rows() {
 #[test]
 fn a_model_that_only_fails_stops_at_the_call_cap() {
     let chat = ScriptedChat::new(vec![Err(())]);
-    let outcome = run(&chat, &small_config());
+    let mut config = small_config();
+    config.max_failure_share = 1.0;
+    let outcome = run(&chat, &config);
     assert!(outcome.offspring.is_empty());
     for counts in &outcome.counts {
         assert_eq!(counts.llm_calls, 4 * 4);
         assert_eq!(counts.rejected.llm_error, 16);
     }
+}
+
+#[test]
+fn too_many_failures_stop_the_run_once_enough_calls_were_made() {
+    let chat = ScriptedChat::new(vec![Err(())]);
+    let (task, seeds) = task();
+    let config = small_config();
+    let mut method = Genetic::new(&task, GeneticConfig::paper(), config.rng_seed);
+    let err = run_method(&task, &seeds, &mut method, &config, &chat, &encoder(), &()).unwrap_err();
+    // Batches of 3: the share is checked after each batch, from the 10th call on (4 batches).
+    match err {
+        MethodError::TooManyFailures { failed, calls, .. } => assert_eq!((failed, calls), (12, 12)),
+        other => panic!("expected TooManyFailures, got {other}"),
+    }
+    // Below the threshold the run goes on: one failure in four calls is under 0.5.
+    let chat = ScriptedChat::new(vec![Err(()), Ok("a"), Ok("b"), Ok("c")]);
+    let mut config = small_config();
+    config.max_failure_share = 0.5;
+    let mut method = Genetic::new(&task, GeneticConfig::paper(), config.rng_seed);
+    assert!(run_method(&task, &seeds, &mut method, &config, &chat, &encoder(), &()).is_ok());
 }
 
 #[test]
