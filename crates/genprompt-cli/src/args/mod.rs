@@ -4,6 +4,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod run;
+pub use run::*;
+
 /// Breed labelled synthetic text datasets with LLMs, and measure how good they are.
 #[derive(Parser, Debug)]
 #[command(name = "genprompt", version, about, long_about = None)]
@@ -54,73 +57,6 @@ pub enum ModelsCommand {
     Fetch,
     /// Show which models are present and where.
     List,
-}
-
-/// Which models to run; defaults are the fetched ones.
-#[derive(Args, Debug, Clone)]
-pub struct ModelArgs {
-    /// A GGUF chat model file to use instead of the default SmolLM2-135M-Instruct.
-    #[arg(long, value_name = "FILE.gguf")]
-    pub llm: Option<PathBuf>,
-    /// A BERT-family sentence encoder folder (config.json, tokenizer.json, model.safetensors)
-    /// to use instead of the default all-MiniLM-L6-v2.
-    #[arg(long, value_name = "DIR")]
-    pub encoder: Option<PathBuf>,
-    /// CPU threads for the LLM (default: one fewer than the machine has, at least one).
-    #[arg(long)]
-    pub threads: Option<usize>,
-    /// An OpenAI-compatible endpoint (OpenAI, vLLM, Ollama, llama.cpp server), e.g.
-    /// http://127.0.0.1:8080/v1. Without it: the task file's [llm] base_url, else the
-    /// OPENAI_BASE_URL environment variable, else the embedded model.
-    #[arg(long, value_name = "URL")]
-    pub base_url: Option<String>,
-    /// The endpoint's model name (required with --base-url).
-    #[arg(long, value_name = "NAME")]
-    pub model: Option<String>,
-    /// Environment variable that holds the API key (default OPENAI_API_KEY if set; local servers
-    /// need none). The key itself never goes on the command line.
-    #[arg(long, value_name = "VAR")]
-    pub api_key_env: Option<String>,
-    /// Most requests in flight to the endpoint (it adapts downwards on 429s and slow replies;
-    /// default 32, or the task file's [llm] max_in_flight).
-    #[arg(long)]
-    pub max_in_flight: Option<usize>,
-    /// Price in US dollars per million prompt tokens, to show spending (or [llm] in the task file).
-    #[arg(long, value_name = "USD")]
-    pub price_input: Option<f64>,
-    /// Price in US dollars per million completion tokens.
-    #[arg(long, value_name = "USD")]
-    pub price_output: Option<f64>,
-    /// An OpenAI-compatible `/v1/embeddings` endpoint to use as the sentence encoder instead of
-    /// the embedded one (key from --api-key-env, as for chat).
-    #[arg(long, value_name = "URL", requires = "encoder_model")]
-    pub encoder_base_url: Option<String>,
-    /// The embeddings endpoint's model name (required with --encoder-base-url).
-    #[arg(long, value_name = "NAME", requires = "encoder_base_url")]
-    pub encoder_model: Option<String>,
-}
-
-/// The response cache and the run journal that makes runs resumable.
-#[derive(Args, Debug, Clone)]
-pub struct StoreArgs {
-    /// Folder of the shared response cache (default: GENPROMPT_HOME/cache).
-    #[arg(long, env = "GENPROMPT_CACHE_DIR", value_name = "DIR")]
-    pub cache_dir: Option<PathBuf>,
-    /// Neither read nor write the shared response cache (the run's own journal still lets an
-    /// interrupted run resume without paying twice).
-    #[arg(long, conflicts_with = "refresh_cache")]
-    pub no_cache: bool,
-    /// Ask the LLM again instead of answering from the cache, and store the new replies.
-    #[arg(long)]
-    pub refresh_cache: bool,
-    /// Send again the requests that failed earlier in this run; without it a resumed run replays
-    /// them as failures, so it takes the same course as before.
-    #[arg(long)]
-    pub retry_failed: bool,
-    /// Stop the run when more than this share of LLM calls fail after their retries (checked once
-    /// 10 calls were made).
-    #[arg(long, default_value_t = 0.2, value_name = "SHARE")]
-    pub max_failure_share: f64,
 }
 
 #[derive(Args, Debug)]
@@ -208,48 +144,6 @@ pub enum Method {
     Curated,
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum AblationArg {
-    /// Every gene inherited, none mutated.
-    NoMutation,
-    /// The parents' words, not attributes, are inherited and mutated.
-    WordAsGene,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum PoolUpdateArg {
-    /// Offspring join the pool after each batch (official code).
-    Batch,
-    /// After each offspring (paper's Algorithm 1; batches of one request).
-    Offspring,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum ParentsArg {
-    /// Paper: the most distant pair never used before.
-    Active,
-    /// Official code: the global most distant pair, reused.
-    Argmax,
-    /// Ablation: random parents.
-    Random,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum GenesScheduleArg {
-    /// Paper: random three-way partition per offspring.
-    Paper,
-    /// Official code: shuffle per batch, alternate parents, last gene mutated.
-    Code,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum PostprocessArg {
-    /// Strip chatter, drop refusals, empty replies and duplicates.
-    Clean,
-    /// The paper's refusal filter only.
-    Raw,
-}
-
 #[derive(Args, Debug)]
 pub struct GenerateArgs {
     /// The task file (TOML; see docs/task-file.md).
@@ -304,37 +198,6 @@ pub struct PreviewArgs {
     pub generation: GenerationArgs,
     #[command(flatten)]
     pub models: ModelArgs,
-}
-
-#[derive(Args, Debug, Clone)]
-pub struct GenerationArgs {
-    #[arg(long, value_enum, default_value_t = ParentsArg::Active)]
-    pub parents: ParentsArg,
-    #[arg(long, value_enum, default_value_t = GenesScheduleArg::Paper)]
-    pub genes_schedule: GenesScheduleArg,
-    /// Genetic Prompt ablation.
-    #[arg(long, value_enum)]
-    pub ablation: Option<AblationArg>,
-    #[arg(long, value_enum, default_value_t = PoolUpdateArg::Batch)]
-    pub pool_update: PoolUpdateArg,
-    #[arg(long, value_enum, default_value_t = PostprocessArg::Clean)]
-    pub postprocess: PostprocessArg,
-    /// In clean mode, drop a row whose cosine similarity to a kept row of its label reaches this.
-    #[arg(long, default_value_t = 0.95, value_name = "COSINE")]
-    pub near_duplicates: f32,
-    /// Keep near duplicates (exact duplicates are still dropped in clean mode).
-    #[arg(long)]
-    pub keep_near_duplicates: bool,
-    /// Prompts per batch; the pool is updated after each batch.
-    #[arg(long, default_value_t = 20)]
-    pub batch_size: usize,
-    #[arg(long, default_value_t = 1.0)]
-    pub temperature: f32,
-    #[arg(long, default_value_t = 1.0)]
-    pub top_p: f32,
-    /// Most tokens per generated text.
-    #[arg(long, default_value_t = 256)]
-    pub max_tokens: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
