@@ -113,12 +113,32 @@ pub fn load_llm(args: &ModelArgs, choice: &LlmChoice) -> Result<Box<dyn ChatMode
     Ok(Box::new(genprompt_llm_http::HttpChatModel::new(config)?))
 }
 
-fn load_gguf(args: &ModelArgs) -> Result<LlamaChatModel> {
-    let path = llm_path(args)?;
+fn llama_options(args: &ModelArgs) -> LlamaOptions {
     let mut options = LlamaOptions::for_this_machine();
     if let Some(threads) = args.threads {
         options.threads = threads.max(1);
     }
+    options
+}
+
+/// The embedded engine's settings that change its replies (thread count and batching change
+/// llama.cpp's kernels and so the last bits of the logits), for the manifest and the journal;
+/// `None` for an endpoint.
+pub fn engine_settings(args: &ModelArgs, choice: &LlmChoice) -> Option<serde_json::Value> {
+    choice.base_url.is_none().then(|| {
+        let options = llama_options(args);
+        serde_json::json!({
+            "threads": options.threads,
+            "n_parallel": options.n_parallel,
+            "n_ctx": options.n_ctx,
+            "share_prefix": options.share_prefix,
+        })
+    })
+}
+
+fn load_gguf(args: &ModelArgs) -> Result<LlamaChatModel> {
+    let path = llm_path(args)?;
+    let options = llama_options(args);
     tracing::info!(path = %path.display(), threads = options.threads, "loading LLM");
     Ok(LlamaChatModel::load(&path, options)?)
 }

@@ -190,7 +190,10 @@ pub fn generate(job: &Job<'_>, progress: &Progress) -> Result<Generated> {
     let load_s = started.elapsed().as_secs_f64();
     let judge = train_judge(job, &encoder)?;
     let mut method = build_method(job, judge.as_ref());
-    let parameters = parameters(loaded, method.as_ref(), config);
+    let mut parameters = parameters(loaded, method.as_ref(), config);
+    if let Some(engine) = crate::backends::engine_settings(job.models, &choice) {
+        parameters.insert("engine".to_string(), engine);
+    }
     let settings = run_settings(job, &parameters, llm.identity(), encoder.identity(), choice.base_url.as_deref());
     let out_existed = out.exists();
     let chat = open_chat(llm, choice.base_url.as_deref(), job.store, Some((out, &settings)), progress)?;
