@@ -19,8 +19,13 @@ use crate::progress::Progress;
 /// The LLM as runs see it: timed, answered from journal and cache first, recorded as it replies.
 pub type RunChat = StoredChat<Timed<Box<dyn ChatModel>>>;
 
+/// The folder of a run's own state inside its output folder.
+pub fn journal_dir(out: &Path) -> PathBuf {
+    out.join(".genprompt")
+}
+
 pub fn journal_path(out: &Path) -> PathBuf {
-    out.join(".genprompt").join("run.sqlite")
+    journal_dir(out).join("run.sqlite")
 }
 
 fn cache_path(store: &StoreArgs) -> Result<PathBuf> {

@@ -164,6 +164,10 @@ impl RunJournal {
         tx.commit().map_err(|e| self.db.sql(e))
     }
 
+    pub fn row_count(&self) -> Result<u64, StoreError> {
+        self.db.count("rows")
+    }
+
     /// Every accepted row, in the order it was first committed.
     pub fn rows(&self) -> Result<Vec<JournalRow>, StoreError> {
         let mut statement = self

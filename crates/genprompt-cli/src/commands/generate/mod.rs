@@ -103,8 +103,7 @@ pub fn prepare_out_dir(out: &Path, force: bool) -> Result<()> {
         if manifest.exists() {
             std::fs::remove_file(&manifest).map_err(|source| genprompt_data::DataError::io(&manifest, source))?;
         }
-        let journal_dir =
-            crate::run_store::journal_path(out).parent().expect("the journal is in a folder").to_path_buf();
+        let journal_dir = crate::run_store::journal_dir(out);
         if journal_dir.exists() {
             std::fs::remove_dir_all(&journal_dir)
                 .map_err(|source| genprompt_data::DataError::io(&journal_dir, source))?;
@@ -209,8 +208,7 @@ pub fn generate(job: &Job<'_>, progress: &Progress) -> Result<Generated> {
         Err(err) if err.is_bad_input() && chat.stats().requests == 0 => {
             // Nothing was asked yet: leave no trace of the run.
             drop(chat);
-            let journal_dir = crate::run_store::journal_path(out).parent().expect("in a folder").to_path_buf();
-            let _ = std::fs::remove_dir_all(journal_dir);
+            let _ = std::fs::remove_dir_all(crate::run_store::journal_dir(out));
             if !out_existed {
                 let _ = std::fs::remove_dir(out);
             }

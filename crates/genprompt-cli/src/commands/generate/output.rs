@@ -117,7 +117,7 @@ pub fn write_failures(out: &Path, failures: &[FailedItem]) -> Result<PathBuf> {
 
 /// Tells the user why the run stopped, what is kept, and how to go on.
 pub fn explain_stop(err: &MethodError, out: &Path, chat: &RunChat, failures: &[FailedItem]) {
-    let rows = chat.with_journal(|journal| journal.rows().map(|rows| rows.len()).unwrap_or(0)).unwrap_or(0);
+    let rows = chat.with_journal(|journal| journal.row_count().unwrap_or(0)).unwrap_or(0);
     let journal = journal_path(out);
     match err {
         MethodError::TooManyFailures { .. } => {
