@@ -19,6 +19,10 @@
 //! - `orchestration`: the HTTP backend against a fixed-latency server at 1..512 requests in
 //!   flight, against Curator on the same server (see `orchestration.rs`).
 //!
+//! - `serve MS [STATUS|unauthorized]`: not a benchmark; the fault-injecting test server on loopback
+//!   (MS of latency per request, every request answered with the fault if one is given), printing
+//!   its base URL and serving until stdin closes. The Python package's tests use it.
+//!
 //! - `endpoint-check URL MODEL [json|embeddings]`: not a benchmark; structured output and embeddings against a
 //!   real server, used by `bench/llama_cpp_server_check.sh`.
 //!
@@ -45,7 +49,7 @@ fn main() {
     }
     let threads: usize = args.next().map_or(1, |t| t.parse().expect("threads is a number"));
     match what.as_str() {
-        "serve" => return orchestration::serve(threads.max(1) as u64),
+        "serve" => return orchestration::serve(threads.max(1) as u64, args.next().as_deref()),
         "orchestration" => return orchestration::run(200, if threads > 1 { threads } else { 512 }),
         _ => {}
     }

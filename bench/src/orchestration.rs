@@ -22,14 +22,20 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use genprompt_llm::ChatModel;
-use genprompt_llm_http::testing::{FaultServer, request};
+use genprompt_llm_http::testing::{Fault, FaultServer, request};
 use genprompt_llm_http::{HttpChatModel, HttpConfig};
 
-/// Serves until stdin closes (the parent exits or drops the pipe).
-pub fn serve(latency_ms: u64) {
+/// Serves until stdin closes (the parent exits or drops the pipe); with `fault` (an HTTP status
+/// code, or `unauthorized` for a 401 echoing the key) every request gets that answer.
+pub fn serve(latency_ms: u64, fault: Option<&str>) {
     let server = FaultServer::start();
     server.set_latency(Duration::from_millis(latency_ms));
     server.set_recording(false);
+    match fault {
+        None => {}
+        Some("unauthorized") => server.set_default(Fault::Unauthorized),
+        Some(code) => server.set_default(Fault::status(code.parse().expect("a fault is an HTTP status or `unauthorized`"))),
+    }
     println!("{}", server.base_url());
     let mut sink = String::new();
     while std::io::stdin().read_line(&mut sink).is_ok_and(|n| n > 0) {

@@ -170,14 +170,14 @@ definition = "news about governments, elections and laws"
 }
 
 /// A Python with Hugging Face `datasets`: GENPROMPT_TEST_PYTHON, else the venv that `./x test`
-/// creates in target/hf-venv. Missing, the test fails and says how to get it.
+/// creates in target/py-venv. Missing, the test fails and says how to get it.
 pub fn hf_python() -> PathBuf {
     let python = std::env::var_os("GENPROMPT_TEST_PYTHON")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/hf-venv/bin/python"));
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/py-venv/bin/python"));
     assert!(
         python.is_file(),
-        "{} is missing: run `./x test` (it installs the Python `datasets` package into target/hf-venv) \
+        "{} is missing: run `./x test` (it installs the Python `datasets` package into target/py-venv) \
 or set GENPROMPT_TEST_PYTHON",
         python.display()
     );

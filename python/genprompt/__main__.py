@@ -1,0 +1,5 @@
+"""``python -m genprompt``: the command line."""
+
+from genprompt._cli import main
+
+main()

@@ -1,0 +1,55 @@
+"""Runs through an OpenAI-compatible endpoint: the project's fault-injecting test server."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Callable
+
+import pytest
+from conftest import write_task
+
+import genprompt
+
+SECRET = "sk-test-0123456789abcdef-do-not-leak"
+
+
+def test_generate_through_an_endpoint(
+    tmp_path: Path, fault_server: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    task = write_task(tmp_path)
+    monkeypatch.setenv("GENPROMPT_PY_TEST_KEY", SECRET)
+    url = fault_server()
+    result = genprompt.generate(
+        task,
+        n_per_label=3,
+        out=tmp_path / "out",
+        base_url=url,
+        model="test-model",
+        api_key_env="GENPROMPT_PY_TEST_KEY",
+        keep_near_duplicates=True,
+        cache_dir=tmp_path / "cache",
+        progress=False,
+    )
+    assert Counter(row["label"] for row in result.rows) == {"sports": 3, "politics": 3}
+    assert result.manifest["llm"]["backend"] == "openai-compatible"
+    assert result.manifest["llm"]["name"] == "test-model"
+    assert result.manifest["requests"]["sent"] >= 6
+    for path in [*result.out.rglob("*"), *(tmp_path / "cache").rglob("*")]:
+        if path.is_file():
+            assert SECRET.encode() not in path.read_bytes(), f"{path} holds the API key"
+
+
+def test_an_endpoint_that_rejects_every_request_raises_endpoint_error(
+    tmp_path: Path, fault_server: Callable[..., str]
+) -> None:
+    task = write_task(tmp_path)
+    url = fault_server("401")
+    with pytest.raises(genprompt.EndpointError) as raised:
+        genprompt.generate(
+            task, n_per_label=3, out=tmp_path / "out", base_url=url, model="m", no_cache=True, progress=False
+        )
+    assert not isinstance(raised.value, ValueError), "an endpoint failure is not bad input"
+    assert "401" in str(raised.value) or "rejected" in str(raised.value), str(raised.value)
+    # What happened is kept: the failed requests are listed for a later `retry_failed=True`.
+    assert (tmp_path / "out" / "failed.jsonl").is_file()
