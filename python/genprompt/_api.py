@@ -126,7 +126,8 @@ def evaluate(
         "out": _path(out),
         **_settings(settings),
     }
-    return json.loads(_native.evaluate(json.dumps(request), _callback(progress)))
+    metrics: dict[str, Any] = json.loads(_native.evaluate(json.dumps(request), _callback(progress)))
+    return metrics
 
 
 def compare(
@@ -202,10 +203,12 @@ def _rows(rows: Rows, name: str) -> dict[str, Any]:
     as a list, named after the argument in messages."""
     if isinstance(rows, (str, os.PathLike)):
         return {"path": os.fspath(rows)}
-    if callable(getattr(rows, "to_list", None)):  # datasets.Dataset, without importing datasets
-        records = rows.to_list()
-    elif callable(getattr(rows, "to_dict", None)) and not isinstance(rows, Mapping):  # pandas.DataFrame
-        records = rows.to_dict(orient="records")
+    table: Any = rows
+    records: list[dict[str, Any]]
+    if callable(getattr(table, "to_list", None)):  # datasets.Dataset, without importing datasets
+        records = table.to_list()
+    elif callable(getattr(table, "to_dict", None)) and not isinstance(table, Mapping):  # pandas.DataFrame
+        records = table.to_dict(orient="records")
     else:
-        records = [dict(record) for record in rows]
+        records = [dict(record) for record in table]
     return {"rows": records, "name": f"<{name} rows>"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 from typing import Any
 
@@ -11,7 +12,7 @@ from genprompt._api import Progress, _callback
 __all__ = ["fetch", "list"]
 
 
-def fetch(progress: Progress = None) -> list[dict[str, Any]]:
+def fetch(progress: Progress = None) -> builtins.list[dict[str, Any]]:
     """Downloads and verifies the default models that are missing (idempotent).
 
     Args:
@@ -20,9 +21,11 @@ def fetch(progress: Progress = None) -> list[dict[str, Any]]:
     Returns:
         the models, as :func:`list` gives them.
     """
-    return json.loads(_native.models_fetch(_callback(progress)))
+    models: builtins.list[dict[str, Any]] = json.loads(_native.models_fetch(_callback(progress)))
+    return models
 
 
-def list() -> list[dict[str, Any]]:  # noqa: A001 - mirrors `genprompt models list`
+def list() -> builtins.list[dict[str, Any]]:  # noqa: A001 - mirrors `genprompt models list`
     """The default models: ``name``, ``kind``, ``licence``, ``path`` and ``present``."""
-    return json.loads(_native.models_list())
+    models: builtins.list[dict[str, Any]] = json.loads(_native.models_list())
+    return models
