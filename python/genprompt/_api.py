@@ -6,7 +6,7 @@ import json
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, TypeAlias
 
 from genprompt import _native
 from genprompt._progress import StderrProgress
@@ -14,9 +14,9 @@ from genprompt._results import Comparison, Generated
 
 __all__ = ["compare", "evaluate", "generate"]
 
-PathLike = Union[str, "os.PathLike[str]"]
-Progress = Union[Callable[[dict[str, Any]], object], bool, None]
-Rows = Union[PathLike, Sequence[Mapping[str, Any]], Any]
+PathLike: TypeAlias = "str | os.PathLike[str]"
+Progress: TypeAlias = "Callable[[dict[str, Any]], object] | bool | None"
+Rows: TypeAlias = "PathLike | Sequence[Mapping[str, Any]] | Any"
 
 
 def generate(
