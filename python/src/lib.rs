@@ -109,6 +109,13 @@ fn models_json() -> Result<String, Failure> {
     Ok(Value::Array(models).to_string())
 }
 
+/// Runs the `genprompt` command line on `argv` (the program name first) and returns its exit
+/// code: the `genprompt` command the wheel installs (`genprompt/_cli.py`).
+#[pyfunction]
+fn run_cli(py: Python<'_>, argv: Vec<String>) -> PyResult<u8> {
+    guarded(py, || Ok(py.detach(move || genprompt_cli::run(argv))))
+}
+
 /// A fresh token for one call, and the stop that sets it.
 fn cancellation() -> (CancelToken, Stop) {
     let cancel = CancelToken::new();
@@ -119,7 +126,7 @@ fn cancellation() -> (CancelToken, Stop) {
 #[pymodule(name = "_native")]
 mod native {
     #[pymodule_export]
-    use super::{compare, evaluate, generate, models_fetch, models_list};
+    use super::{compare, evaluate, generate, models_fetch, models_list, run_cli};
 
     #[pymodule_init]
     fn init(module: &pyo3::Bound<'_, pyo3::types::PyModule>) -> pyo3::PyResult<()> {

@@ -9,7 +9,7 @@ use genprompt::{
     GenerationSettings, GeneSchedule, GeneticVariant, LlmConfig, Method, Mix, ParentSelection, PoolUpdate, RowSource,
     StoreConfig, TaskSource,
 };
-use genprompt_core::Row;
+use genprompt::Row;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -280,7 +280,6 @@ impl RunSettings {
             max_in_flight: self.max_in_flight,
             price_input: self.price_input,
             price_output: self.price_output,
-            ..LlmConfig::default()
         };
         let encoder = EncoderConfig {
             dir: self.encoder.clone(),
@@ -288,7 +287,6 @@ impl RunSettings {
             model: self.encoder_model.clone(),
             api_key_env: self.api_key_env.clone(),
             max_in_flight: self.max_in_flight,
-            ..EncoderConfig::default()
         };
         Backends::default().with_llm(llm).with_encoder(encoder)
     }
