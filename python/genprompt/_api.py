@@ -80,7 +80,7 @@ def generate(
         "force": force,
         "settings": {"llm": _path(llm), "base_url": base_url, "model": model, **_settings(settings)},
     }
-    reply = json.loads(_native.generate(json.dumps(request), _callback(progress)))
+    reply = json.loads(_native.generate(_json(request), _callback(progress)))
     return Generated(rows=reply["rows"], manifest=reply["manifest"], out=Path(reply["out"]))
 
 
@@ -126,7 +126,7 @@ def evaluate(
         "out": _path(out),
         **_settings(settings),
     }
-    metrics: dict[str, Any] = json.loads(_native.evaluate(json.dumps(request), _callback(progress)))
+    metrics: dict[str, Any] = json.loads(_native.evaluate(_json(request), _callback(progress)))
     return metrics
 
 
@@ -169,8 +169,19 @@ def compare(
         "runs": runs,
         "settings": _settings(settings),
     }
-    reply = json.loads(_native.compare(json.dumps(request), _callback(progress)))
+    reply = json.loads(_native.compare(_json(request), _callback(progress)))
     return Comparison(reply["comparison"], report=Path(reply["report"]), out=Path(reply["out"]))
+
+
+def _json(request: dict[str, Any]) -> str:
+    """The request as JSON; paths anywhere in it (a task dict's seeds path) become strings."""
+
+    def path_or_fail(value: object) -> str:
+        if isinstance(value, os.PathLike):
+            return str(os.fspath(value))
+        raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+    return json.dumps(request, default=path_or_fail)
 
 
 def _callback(progress: Progress) -> Callable[[dict[str, Any]], object] | None:
