@@ -24,17 +24,13 @@ enum Message<T> {
     Done(Result<T, Failure>),
 }
 
-/// Where the worker sends progress events (JSON objects, see `genprompt/_progress.py`).
+/// Where the worker sends progress events (JSON objects, see `genprompt/_progress.py`); without
+/// a callback it has no sender and events are not even built.
 pub struct Events<T> {
     sender: Option<Sender<Message<T>>>,
 }
 
 impl<T> Events<T> {
-    /// Whether anyone listens; without a callback, events are not even built.
-    pub fn enabled(&self) -> bool {
-        self.sender.is_some()
-    }
-
     /// Hands `event` to the callback and waits until it returned, so that a callback raising on
     /// a batch stops the run right after that batch, and the callback never lags behind the run.
     pub fn send(&self, event: impl FnOnce() -> Value) {
