@@ -34,7 +34,9 @@ pub fn serve(latency_ms: u64, fault: Option<&str>) {
     match fault {
         None => {}
         Some("unauthorized") => server.set_default(Fault::Unauthorized),
-        Some(code) => server.set_default(Fault::status(code.parse().expect("a fault is an HTTP status or `unauthorized`"))),
+        Some(code) => {
+            server.set_default(Fault::status(code.parse().expect("a fault is an HTTP status or `unauthorized`")))
+        }
     }
     println!("{}", server.base_url());
     let mut sink = String::new();

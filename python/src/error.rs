@@ -26,7 +26,9 @@ impl Failure {
             Failure::BadInput(message) => ("BadInputError", message),
             Failure::Endpoint(message) => ("EndpointError", message),
             Failure::Run(message) => ("RunError", message),
-            Failure::Bug(message) => ("Error", format!("internal error (a bug in genprompt, please report it): {message}")),
+            Failure::Bug(message) => {
+                ("Error", format!("internal error (a bug in genprompt, please report it): {message}"))
+            }
             Failure::Interrupted => {
                 return PyKeyboardInterrupt::new_err("interrupted: the run stopped cleanly; call again to resume it");
             }

@@ -63,9 +63,8 @@ fn compare(py: Python<'_>, request: &str, progress: Option<Bound<'_, PyAny>>) ->
         let (cancel, stop) = cancellation();
         runner::run(py, progress.as_ref(), stop, move |events| {
             let compared = genprompt::compare(&config, &Forward(&events), &cancel)?;
-            let text = std::fs::read_to_string(&compared.metrics_path).map_err(|err| {
-                Failure::Run(format!("cannot read {}: {err}", compared.metrics_path.display()))
-            })?;
+            let text = std::fs::read_to_string(&compared.metrics_path)
+                .map_err(|err| Failure::Run(format!("cannot read {}: {err}", compared.metrics_path.display())))?;
             let comparison: Value = serde_json::from_str(&text)
                 .map_err(|err| Failure::Bug(format!("{} is not JSON: {err}", compared.metrics_path.display())))?;
             Ok(json!({"comparison": comparison, "report": compared.report, "out": config.out}).to_string())

@@ -4,12 +4,12 @@
 
 use std::path::PathBuf;
 
+use genprompt::Row;
 use genprompt::{
-    Backends, CacheMode, Classifier, Cleaning, CompareConfig, EncoderConfig, EvalConfig, FinetuneOptions, GenerateConfig,
-    GenerationSettings, GeneSchedule, GeneticVariant, LlmConfig, Method, Mix, ParentSelection, PoolUpdate, RowSource,
+    Backends, CacheMode, Classifier, Cleaning, CompareConfig, EncoderConfig, EvalConfig, FinetuneOptions, GeneSchedule,
+    GenerateConfig, GenerationSettings, GeneticVariant, LlmConfig, Method, Mix, ParentSelection, PoolUpdate, RowSource,
     StoreConfig, TaskSource,
 };
-use genprompt::Row;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -243,11 +243,15 @@ impl RunSettings {
             )?;
         }
         if let Some(update) = &self.pool_update {
-            settings.pool_update =
-                choose("pool_update", update, &[("batch", PoolUpdate::PerBatch), ("offspring", PoolUpdate::PerOffspring)])?;
+            settings.pool_update = choose(
+                "pool_update",
+                update,
+                &[("batch", PoolUpdate::PerBatch), ("offspring", PoolUpdate::PerOffspring)],
+            )?;
         }
         if let Some(postprocess) = &self.postprocess {
-            settings.cleaning = choose("postprocess", postprocess, &[("clean", Cleaning::Clean), ("raw", Cleaning::Raw)])?;
+            settings.cleaning =
+                choose("postprocess", postprocess, &[("clean", Cleaning::Clean), ("raw", Cleaning::Raw)])?;
         }
         if let Some(threshold) = self.near_duplicates {
             settings.near_duplicates = Some(threshold);
@@ -317,7 +321,12 @@ impl EvaluateRequest {
         let mix = choose(
             "mix",
             &self.mix,
-            &[("synthetic", Mix::Synthetic), ("real", Mix::Real), ("fusion", Mix::Fusion), ("fusion-equal", Mix::FusionEqual)],
+            &[
+                ("synthetic", Mix::Synthetic),
+                ("real", Mix::Real),
+                ("fusion", Mix::Fusion),
+                ("fusion-equal", Mix::FusionEqual),
+            ],
         )?;
         let defaults = FinetuneOptions::default();
         let finetune = FinetuneOptions {
