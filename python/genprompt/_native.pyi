@@ -4,7 +4,7 @@
 from collections.abc import Callable
 from typing import Any
 
-__all__: list[str]
+__all__ = ["__version__", "compare", "evaluate", "generate", "models_fetch", "models_list", "run_cli"]
 __version__: str
 
 def generate(request: str, progress: Callable[[dict[str, Any]], object] | None = None) -> str: ...
