@@ -112,7 +112,7 @@ fn models_json() -> Result<String, Failure> {
 /// code: the `genprompt` command the wheel installs (`genprompt/_cli.py`).
 #[pyfunction]
 fn run_cli(py: Python<'_>, argv: Vec<String>) -> PyResult<u8> {
-    guarded(py, || Ok(py.detach(move || genprompt_cli::run(argv))))
+    guarded(py, || Ok(py.detach(move || genprompt_cli::run_cli(argv))))
 }
 
 /// A fresh token for one call, and the stop that sets it.

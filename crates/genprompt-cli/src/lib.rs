@@ -1,4 +1,4 @@
-//! The `genprompt` command line as a library: `run` parses arguments, sets up logging, dispatches
+//! The `genprompt` command line as a library: `run_cli` parses arguments, sets up logging, dispatches
 //! to the `genprompt` library, prints, and returns the exit code. The binary (`main.rs`) and the
 //! Python package's `genprompt` command both call it, so they are one program.
 //!
@@ -19,8 +19,10 @@ use genprompt::{CancelToken, ErrorKind};
 
 use crate::args::{Cli, Command};
 
-/// Runs the command line on `args` (the program name first) and returns the exit code.
-pub fn run<I, T>(args: I) -> u8
+/// Runs the command line on `args` (the program name first, as `std::env::args_os` gives it) and
+/// returns the exit code; usage errors and `--help` print and return too, so a host process (the
+/// Python package) goes on.
+pub fn run_cli<I, T>(args: I) -> u8
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,

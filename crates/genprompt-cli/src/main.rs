@@ -2,5 +2,5 @@
 //! package's `genprompt` command runs too.
 
 fn main() -> std::process::ExitCode {
-    std::process::ExitCode::from(genprompt_cli::run(std::env::args_os()))
+    std::process::ExitCode::from(genprompt_cli::run_cli(std::env::args_os()))
 }
