@@ -96,10 +96,10 @@ where
                 break Err(Failure::Bug("the worker thread ended without a result".to_string()));
             }
         }
-        if stopped_by.is_none() {
-            if let Err(err) = py.check_signals() {
-                request_stop(err, &mut stopped_by);
-            }
+        if stopped_by.is_none()
+            && let Err(err) = py.check_signals()
+        {
+            request_stop(err, &mut stopped_by);
         }
         if stopped_by.is_some() && matches!(stop, Stop::Abandon) {
             // The worker's sends to the dropped receiver fail quietly.
