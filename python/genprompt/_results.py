@@ -51,7 +51,8 @@ class Generated:
 
 
 class Comparison(dict):  # type: ignore[type-arg]
-    """The comparison written to ``out/metrics.json``, plus where the HTML report is."""
+    """The comparison written to ``out/metrics.json`` (the ``metrics.json`` content of every
+    method, by name, plus ``"real data"`` with real training rows), and where the report is."""
 
     def __init__(self, comparison: dict[str, Any], report: Path, out: Path) -> None:
         super().__init__(comparison)
@@ -59,4 +60,4 @@ class Comparison(dict):  # type: ignore[type-arg]
         self.out = out
 
     def __repr__(self) -> str:
-        return f"Comparison(methods={list(self.get('methods', []))!r}, report={str(self.report)!r})"
+        return f"Comparison(methods={list(self)!r}, report={str(self.report)!r})"

@@ -65,11 +65,20 @@ fn compare(py: Python<'_>, request: &str, progress: Option<Bound<'_, PyAny>>) ->
             let compared = genprompt::compare(&config, &Forward(&events), &cancel)?;
             let text = std::fs::read_to_string(&compared.metrics_path)
                 .map_err(|err| Failure::Run(format!("cannot read {}: {err}", compared.metrics_path.display())))?;
-            let comparison: Value = serde_json::from_str(&text)
+            // Passed on as written: parsing it into a `Value` could move a float by one ulp.
+            let comparison = serde_json::value::RawValue::from_string(text)
                 .map_err(|err| Failure::Bug(format!("{} is not JSON: {err}", compared.metrics_path.display())))?;
-            Ok(json!({"comparison": comparison, "report": compared.report, "out": config.out}).to_string())
+            let reply = CompareReply { comparison: &comparison, report: &compared.report, out: &config.out };
+            serde_json::to_string(&reply).map_err(|err| Failure::Bug(format!("the reply does not serialise: {err}")))
         })
     })
+}
+
+#[derive(serde::Serialize)]
+struct CompareReply<'a> {
+    comparison: &'a serde_json::value::RawValue,
+    report: &'a std::path::Path,
+    out: &'a std::path::Path,
 }
 
 /// The default models and where they are.

@@ -100,3 +100,25 @@ def test_a_task_given_as_a_dict_gives_the_same_dataset(run: Any, tmp_path: Path,
     assert [row["text"] for row in from_dict.rows] == [row["text"] for row in result.rows]
     assert [row["label"] for row in from_dict.rows] == [row["label"] for row in result.rows]
     assert from_dict.manifest["task"] == "tiny-news"
+
+
+def test_compare_writes_the_report_and_returns_every_method(run: Any, tmp_path: Path, cache_dir: Path) -> None:
+    result, _ = run
+    task = result.out.parent / "task.toml"
+    comparison = genprompt.compare(
+        task,
+        test=TEST_ROWS,
+        methods=["genetic", "simprompt"],
+        n_per_label=N_PER_LABEL,
+        out=tmp_path / "compare",
+        seed=3,
+        runs=1,
+        progress=False,
+        cache_dir=cache_dir,
+        **FAST,
+    )
+    assert sorted(comparison) == ["genetic", "simprompt"]
+    assert comparison["genetic"]["n_train"] == 2 * N_PER_LABEL
+    assert comparison.report == tmp_path / "compare" / "report.html"
+    assert "<html" in comparison.report.read_text(encoding="utf-8").lower()
+    assert json.loads((tmp_path / "compare" / "metrics.json").read_text(encoding="utf-8")) == dict(comparison)
