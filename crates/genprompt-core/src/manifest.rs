@@ -95,6 +95,10 @@ pub struct RejectionCounts {
     pub missing_entity_tags: usize,
     pub curated_out: usize,
     pub llm_error: usize,
+    /// Replies that arrived after their label had all its rows (steady schedule): paid for and
+    /// journaled, not used.
+    #[serde(default)]
+    pub surplus: usize,
 }
 
 impl RejectionCounts {
@@ -107,6 +111,7 @@ impl RejectionCounts {
             + self.missing_entity_tags
             + self.curated_out
             + self.llm_error
+            + self.surplus
     }
 }
 

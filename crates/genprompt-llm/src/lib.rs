@@ -3,9 +3,13 @@
 //! Methods (Genetic Prompt, baselines) only see these types; the embedded llama.cpp engine and,
 //! later, OpenAI-compatible endpoints implement the trait. The trait is batch-shaped so that each
 //! backend owns its own concurrency: llama.cpp packs a batch into parallel sequences, an HTTP
-//! backend keeps requests in flight.
+//! backend keeps requests in flight. [`ChatSession`] is the streaming shape for schedules that
+//! keep a window of requests in flight and use each reply as it arrives.
 
 pub mod schema;
+mod session;
+
+pub use session::{BatchSession, ChatSession, Completed};
 
 use std::fmt;
 
@@ -138,6 +142,13 @@ pub trait ChatModel: Send + Sync {
     fn streams_replies(&self) -> bool {
         false
     }
+
+    /// A session that takes requests one at a time and hands results back as they complete.
+    /// Backends that answer in batches keep this default, which answers everything queued in one
+    /// `chat` call when a result is asked for and none is ready.
+    fn session(&self) -> Box<dyn ChatSession + '_> {
+        Box::new(BatchSession::new(self))
+    }
 }
 
 /// Fault counters of a backend that retries (HTTP endpoints), for progress lines and manifests.
@@ -175,6 +186,10 @@ impl<T: ChatModel + ?Sized> ChatModel for Box<T> {
 
     fn streams_replies(&self) -> bool {
         (**self).streams_replies()
+    }
+
+    fn session(&self) -> Box<dyn ChatSession + '_> {
+        (**self).session()
     }
 }
 

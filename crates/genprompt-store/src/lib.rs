@@ -13,6 +13,7 @@ mod chat;
 mod db;
 mod journal;
 mod key;
+mod session;
 
 use std::path::PathBuf;
 
@@ -39,3 +40,5 @@ pub enum StoreError {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod session_tests;
