@@ -100,7 +100,7 @@ fn simprompt_prompts(loaded: &LoadedTask, n: usize) -> Vec<String> {
     for label in loaded.task.label_ids() {
         let rows = &loaded.seed_rows[label.0];
         method.start_label(label, rows, genprompt_embed::Embeddings::new(1)).expect("enough seed rows");
-        let drafts = method.next_batch(n.div_ceil(loaded.task.labels.len()), 0);
+        let drafts = method.next_batch(n.div_ceil(loaded.task.labels().len()), 0);
         prompts.extend(drafts.into_iter().map(|d| d.messages[0].content.clone()));
     }
     prompts.truncate(n);

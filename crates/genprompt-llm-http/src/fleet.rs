@@ -78,7 +78,8 @@ impl Fleet {
                         return idx;
                     }
                     Route::Up => {
-                        let free = endpoint.admission.limit() as isize - self.assigned[idx].load(Ordering::SeqCst) as isize;
+                        let free =
+                            endpoint.admission.limit() as isize - self.assigned[idx].load(Ordering::SeqCst) as isize;
                         if best.is_none_or(|(most, _)| free > most) {
                             best = Some((free, idx));
                         }

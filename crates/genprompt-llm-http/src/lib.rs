@@ -39,8 +39,8 @@ use client::{ChatResult, Client, Counters};
 pub use config::{DEFAULT_API_KEY_ENV, HttpConfig, Secret};
 pub use embeddings::{DEFAULT_EMBED_BATCH, HttpEncoder};
 pub use error::HttpError;
-use fleet::Fleet;
 pub use fleet::EndpointStats;
+use fleet::Fleet;
 use health::Health;
 
 /// Fault and usage counters since the model was built, for the CLI's report.
@@ -133,8 +133,11 @@ impl HttpChatModel {
             let message = "no endpoint given; pass --base-url".to_string();
             return Err(LlmError::Load { path: String::new(), message });
         };
-        let identity =
-            ModelIdentity { backend: "openai-compatible".to_string(), name: first.model.clone(), sha256: String::new() };
+        let identity = ModelIdentity {
+            backend: "openai-compatible".to_string(),
+            name: first.model.clone(),
+            sha256: String::new(),
+        };
         let up = Arc::new(std::sync::atomic::AtomicUsize::new(configs.len()));
         let mut clients = Vec::with_capacity(configs.len());
         for config in &configs {
@@ -145,7 +148,8 @@ impl HttpChatModel {
             let health = if configs.len() > 1 { Health::in_fleet(up.clone()) } else { Health::default() };
             clients.push(endpoint_client(config.clone(), "chat/completions", health).map_err(load)?);
         }
-        let runtime = runtime().map_err(|err| LlmError::Load { path: first.base_url.clone(), message: err.to_string() })?;
+        let runtime =
+            runtime().map_err(|err| LlmError::Load { path: first.base_url.clone(), message: err.to_string() })?;
         Ok(HttpChatModel { identity, fleet: Arc::new(Fleet::new(clients)), runtime: Some(runtime) })
     }
 

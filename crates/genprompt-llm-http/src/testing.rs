@@ -416,13 +416,14 @@ pub(crate) async fn answer(
 /// same sentence, different requests different ones.
 pub fn varied_reply(key: &str, seed: u64) -> String {
     const WORDS: [&str; 48] = [
-        "parcel", "refund", "invoice", "late", "driver", "account", "password", "screen", "order", "voucher", "weekend",
-        "morning", "urgent", "free", "prize", "call", "meeting", "lunch", "tonight", "train", "ticket", "winner",
-        "claim", "reply", "mobile", "update", "bonus", "offer", "friend", "dinner", "cinema", "holiday", "office",
-        "sorry", "thanks", "great", "quick", "question", "answer", "message", "number", "cash", "week", "home",
-        "school", "doctor", "garden", "music",
+        "parcel", "refund", "invoice", "late", "driver", "account", "password", "screen", "order", "voucher",
+        "weekend", "morning", "urgent", "free", "prize", "call", "meeting", "lunch", "tonight", "train", "ticket",
+        "winner", "claim", "reply", "mobile", "update", "bonus", "offer", "friend", "dinner", "cinema", "holiday",
+        "office", "sorry", "thanks", "great", "quick", "question", "answer", "message", "number", "cash", "week",
+        "home", "school", "doctor", "garden", "music",
     ];
-    let mut state = seed ^ key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    let mut state =
+        seed ^ key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
     let mut words = Vec::with_capacity(12);
     for _ in 0..12 {
         state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);

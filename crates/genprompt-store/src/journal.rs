@@ -177,8 +177,7 @@ impl RunJournal {
 
     /// The keys whose results were used, in the order they were used.
     pub fn uses(&self) -> Result<Vec<RequestKey>, StoreError> {
-        let mut statement =
-            self.db.conn.prepare("SELECT key FROM uses ORDER BY seq").map_err(|e| self.db.sql(e))?;
+        let mut statement = self.db.conn.prepare("SELECT key FROM uses ORDER BY seq").map_err(|e| self.db.sql(e))?;
         let keys = statement.query_map([], |row| row.get::<_, Vec<u8>>(0)).map_err(|e| self.db.sql(e))?;
         keys.map(|key| key.map(|key| RequestKey(key_bytes(&key))).map_err(|e| self.db.sql(e))).collect()
     }

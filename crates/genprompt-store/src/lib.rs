@@ -39,6 +39,6 @@ pub enum StoreError {
 }
 
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
 mod session_tests;
+#[cfg(test)]
+mod tests;

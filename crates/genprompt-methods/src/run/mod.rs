@@ -347,7 +347,13 @@ impl LabelRun<'_> {
 }
 
 /// The request of `draft`, with its own sampling seed.
-fn build_request(config: &RunConfig, label: LabelId, draft: &crate::Draft, batch: usize, request: usize) -> ChatRequest {
+fn build_request(
+    config: &RunConfig,
+    label: LabelId,
+    draft: &crate::Draft,
+    batch: usize,
+    request: usize,
+) -> ChatRequest {
     let mut messages = vec![ChatMessage::system(SYSTEM_PROMPT)];
     messages.extend(draft.messages.iter().cloned());
     let sampling = &config.sampling;

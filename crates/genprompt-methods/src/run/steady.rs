@@ -160,11 +160,12 @@ impl Steady<'_> {
     fn fill(&self, lanes: &mut [Lane<'_>], state: &mut State, session: &mut dyn ChatSession) {
         let max_calls = self.config.n_per_label * self.config.max_calls_per_row.max(1);
         while state.in_flight.len() < self.window {
-            let best = lanes.iter().enumerate().map(|(idx, lane)| (lane.deficit(max_calls), idx)).max_by(|a, b| {
-                a.0.cmp(&b.0).then(b.1.cmp(&a.1))
-            });
-            let Some((deficit, idx)) = best.filter(|(deficit, _)| *deficit > 0) else { return };
-            debug_assert!(deficit > 0);
+            let best = lanes
+                .iter()
+                .enumerate()
+                .map(|(idx, lane)| (lane.deficit(max_calls), idx))
+                .max_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+            let Some((_, idx)) = best.filter(|(deficit, _)| *deficit > 0) else { return };
             let lane = &mut lanes[idx];
             let seq = lane.next_seq;
             let Some(draft) = lane.method.next_draft(seq) else {
@@ -195,14 +196,15 @@ impl Steady<'_> {
             let label = lanes[flight.lane].label;
             let entry = match result {
                 Err(error) => Checked::Failed(error),
-                Ok(reply) => match check_reply(self.task, label, self.config, self.seed_keys, &reply.text, &flight.draft)
-                {
-                    Err(rejection) => Checked::Rejected(reply, rejection),
-                    Ok((text, key)) => {
-                        texts.push(text.clone());
-                        Checked::Passed(reply, text, key, texts.len() - 1)
+                Ok(reply) => {
+                    match check_reply(self.task, label, self.config, self.seed_keys, &reply.text, &flight.draft) {
+                        Err(rejection) => Checked::Rejected(reply, rejection),
+                        Ok((text, key)) => {
+                            texts.push(text.clone());
+                            Checked::Passed(reply, text, key, texts.len() - 1)
+                        }
                     }
-                },
+                }
             };
             checked.push((id, entry));
         }
@@ -288,7 +290,7 @@ impl Steady<'_> {
                 },
                 requests: std::slice::from_ref(&flight.request),
                 kept,
-                kept_requests: if kept.is_empty() { &[] } else { &[0] },
+                kept_requests: &[0usize][..kept.len()],
             })
             .map_err(MethodError::Observer)
     }

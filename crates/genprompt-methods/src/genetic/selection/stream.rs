@@ -11,8 +11,8 @@ use std::collections::{BTreeSet, HashSet};
 
 use genprompt_embed::Embeddings;
 
-use super::{Parents, exact};
 use super::kernel::{LANES, Pair, for_each_dots, pack};
+use super::{Parents, exact};
 
 /// Pairs kept: a refill (an exact scan, O(pool²)) happens at most once per `CAP` drafts.
 const CAP: usize = 8192;
