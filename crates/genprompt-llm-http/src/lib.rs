@@ -276,6 +276,22 @@ impl ChatModel for HttpChatModel {
         self.run(requests, |fleet, request| async move { answer(&fleet, &request).await }, on_reply)
     }
 
+    fn endpoint_counts(&self) -> Vec<genprompt_llm::EndpointCounts> {
+        let counts = self.endpoint_stats().into_iter().map(|e| genprompt_llm::EndpointCounts {
+            base_url: e.base_url,
+            requests: e.stats.requests,
+            failed: e.stats.failed,
+            retries: e.stats.retries,
+            connection_errors: e.stats.connection_errors,
+            timeouts: e.stats.timeouts,
+            server_errors: e.stats.server_errors,
+            prompt_tokens: e.stats.prompt_tokens,
+            completion_tokens: e.stats.completion_tokens,
+            set_aside: e.set_aside,
+        });
+        counts.collect()
+    }
+
     /// Each request is a task on the model's runtime from the moment it is submitted, under the
     /// same admission control as `chat`; results come back through a channel as they complete.
     fn session(&self) -> Box<dyn ChatSession + '_> {

@@ -143,6 +143,12 @@ pub trait ChatModel: Send + Sync {
         false
     }
 
+    /// Requests, failures and tokens per endpoint, for backends spread over several (empty
+    /// otherwise); manifests record them.
+    fn endpoint_counts(&self) -> Vec<EndpointCounts> {
+        Vec::new()
+    }
+
     /// A session that takes requests one at a time and hands results back as they complete.
     /// Backends that answer in batches keep this default, which answers everything queued in one
     /// `chat` call when a result is asked for and none is ready.
@@ -162,6 +168,23 @@ pub struct BackendStats {
     pub connection_errors: u64,
     /// The adaptive cap on requests in flight right now.
     pub concurrency: usize,
+}
+
+/// One endpoint's share of a run; see [`ChatModel::endpoint_counts`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EndpointCounts {
+    pub base_url: String,
+    /// Requests answered or failed there (a request moved to another endpoint counts there).
+    pub requests: u64,
+    pub failed: u64,
+    pub retries: u64,
+    pub connection_errors: u64,
+    pub timeouts: u64,
+    pub server_errors: u64,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    /// Times it stopped answering and was set aside.
+    pub set_aside: u64,
 }
 
 /// Called with a request's index and its result; see [`ChatModel::chat_each`].
@@ -190,6 +213,10 @@ impl<T: ChatModel + ?Sized> ChatModel for Box<T> {
 
     fn session(&self) -> Box<dyn ChatSession + '_> {
         (**self).session()
+    }
+
+    fn endpoint_counts(&self) -> Vec<EndpointCounts> {
+        (**self).endpoint_counts()
     }
 }
 

@@ -197,6 +197,10 @@ impl<M: ChatModel> ChatModel for StoredChat<M> {
         self.inner.streams_replies()
     }
 
+    fn endpoint_counts(&self) -> Vec<genprompt_llm::EndpointCounts> {
+        self.inner.endpoint_counts()
+    }
+
     /// Answers from the journal and cache first, records what the backend hands over as it
     /// arrives, and hands results out in the journal's order of use where it has one.
     fn session(&self) -> Box<dyn ChatSession + '_> {

@@ -80,6 +80,9 @@ fn an_endpoint_that_refuses_connections_is_set_aside() {
     assert!(stats[0].stats.connection_errors >= 3, "{stats:?}");
     assert_eq!(stats[0].set_aside, 1);
     assert_eq!(live.hits().len(), 30, "no request reached the live server twice");
+    let counts = model.endpoint_counts();
+    assert_eq!((counts[0].base_url.as_str(), counts[0].set_aside, counts[0].requests), (dead.as_str(), 1, 0));
+    assert_eq!((counts[1].requests, counts[1].completion_tokens), (30, stats[1].stats.completion_tokens));
 }
 
 #[test]
