@@ -32,6 +32,12 @@ pub fn serve(latency_ms: u64, varied: bool) {
     server.set_latency(Duration::from_millis(latency_ms));
     server.set_recording(false);
     server.set_varied_replies(varied);
+    if varied {
+        // Generation runs embed their rows here too: real sentence vectors' length, and an
+        // embeddings server's speed rather than a chat model's.
+        server.set_embedding_dim(384);
+        server.set_embedding_latency(Duration::from_millis(5));
+    }
     println!("{}", server.base_url());
     let mut sink = String::new();
     while std::io::stdin().read_line(&mut sink).is_ok_and(|n| n > 0) {

@@ -83,6 +83,9 @@ fn generate(
     let outcome = run_method(&loaded.task, &loaded.seed_rows, method.as_mut(), &config, chat, encoder, observer)
         .expect("the run finishes");
     let (wall, cpu) = (started.elapsed().as_secs_f64(), cpu_seconds() - cpu);
+    if std::env::var_os("GENPROMPT_BENCH_DEBUG").is_some() {
+        eprintln!("{:?}", outcome.counts);
+    }
     let n_labels = outcome.counts.len();
     assert_eq!(outcome.offspring.len(), n_labels * n_per_label, "every label gets its rows: {:?}", outcome.counts);
     let calls = outcome.counts.iter().map(|c| c.llm_calls).sum();

@@ -96,6 +96,8 @@ pub(crate) struct Script {
     default: Option<Fault>,
     hits: Vec<Hit>,
     latency: Duration,
+    /// Delay of `/v1/embeddings` answers, if not `latency`.
+    embedding_latency: Option<Duration>,
     workers: Option<Arc<Semaphore>>,
     /// `false` keeps no hits, for long benchmark runs.
     not_recording: bool,
@@ -177,6 +179,12 @@ impl FaultServer {
     /// Delay of every normal answer.
     pub fn set_latency(&self, latency: Duration) {
         self.shared.script().latency = latency;
+    }
+
+    /// Delay of every normal `/v1/embeddings` answer (initially the chat latency): an embeddings
+    /// server is usually much faster than a chat model.
+    pub fn set_embedding_latency(&self, latency: Duration) {
+        self.shared.script().embedding_latency = Some(latency);
     }
 
     /// Works on at most `n` requests at once and queues the rest, as vLLM does.
@@ -317,7 +325,7 @@ async fn completions(State(shared): State<Arc<Shared>>, headers: HeaderMap, body
         let body = json!({"error": {"message": message, "type": "internal_server_error"}});
         return (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response();
     }
-    answer(shared, headers, body, key, completion).await
+    answer(shared, headers, body, key, false, completion).await
 }
 
 /// Plays the scripted fault for one hit; `normal` builds a successful body from the request,
@@ -327,6 +335,7 @@ pub(crate) async fn answer(
     headers: HeaderMap,
     body: Value,
     key: String,
+    embeddings: bool,
     normal_body: impl Fn(&Value, &str, &str) -> Response,
 ) -> Response {
     let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_string);
@@ -346,7 +355,8 @@ pub(crate) async fn answer(
         }
         shared.n_hits.fetch_add(1, Ordering::SeqCst);
         shared.hit.notify_all();
-        (fault, script.latency, script.workers.clone(), script.varied)
+        let latency = script.embedding_latency.filter(|_| embeddings).unwrap_or(script.latency);
+        (fault, latency, script.workers.clone(), script.varied)
     };
     while let Fault::After(delay, inner) = fault {
         tokio::time::sleep(delay).await;

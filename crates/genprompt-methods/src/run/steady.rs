@@ -76,9 +76,10 @@ impl Lane<'_> {
         if self.exhausted {
             return 0;
         }
-        let missing = self.wanted().saturating_sub(self.counts.kept);
+        let kept = self.offspring.len();
+        let missing = self.wanted().saturating_sub(kept);
         let used = self.counts.llm_calls;
-        let expected = (missing * (used + 1)).div_ceil(self.counts.kept + 1).min(missing * 20);
+        let expected = (missing * (used + 1)).div_ceil(kept + 1).min(missing * 20);
         let calls_left = max_calls.saturating_sub(self.counts.llm_calls);
         expected.min(calls_left).saturating_sub(self.in_flight)
     }

@@ -117,6 +117,8 @@ fn every_label_ends_with_exactly_n_rows_and_the_window_stays_full() {
         let outcome = run_steady(&chat, &config, &mut method);
         check_exact(&outcome, 12);
         assert_eq!(chat.max_pending.load(Ordering::SeqCst), 5, "the window is filled");
+        let surplus: usize = outcome.counts.iter().map(|c| c.rejected.surplus).sum();
+        assert!(surplus < 5, "no drafting for a full label: {:?}", outcome.counts);
         let rejected = &outcome.counts[0].rejected;
         assert!(rejected.refusal > 0 && rejected.llm_error > 0 && rejected.copies_parent > 0, "{rejected:?}");
         assert!(
@@ -148,6 +150,8 @@ fn the_same_use_order_gives_the_same_requests_and_rows() {
     assert_eq!(runs[0].0.offspring, runs[1].0.offspring);
     assert_eq!(runs[0].1, runs[1].1);
     check_exact(&runs[0].0, 10);
+    let calls: usize = runs[0].0.counts.iter().map(|c| c.llm_calls).sum();
+    assert!(calls < 20 + 4, "every reply is kept, so at most the window is drafted beyond the rows: {calls}");
 }
 
 #[test]
