@@ -202,7 +202,8 @@ pub fn endpoints(latency_ms: u64, in_flight: usize) {
     let servers: Vec<(ServerProcess, String)> = (0..3).map(|_| start_server(latency_ms, true)).collect();
     let urls: Vec<String> = servers.iter().map(|(_, url)| url.clone()).collect();
     let loaded = sms_spam();
-    let n_per_label = 3 * in_flight;
+    // Long enough (about 12 latencies) that the first and last waves do not dominate.
+    let n_per_label = 18 * in_flight;
     let configs = urls.iter().map(|url| http_config(url, in_flight)).collect();
     let chat = HttpChatModel::with_endpoints(configs).expect("valid configs");
     let encoder = HttpEncoder::new(http_config(&urls[1], 64), DEFAULT_EMBED_BATCH, None).expect("embeddings");

@@ -10,7 +10,7 @@ mod row;
 mod task;
 
 pub use manifest::{
-    Cost, LabelCounts, MANIFEST_FORMAT_VERSION, Manifest, ModelInfo, RejectionCounts, RequestCounts, Timings,
+    Cost, EndpointUsage, LabelCounts, MANIFEST_FORMAT_VERSION, Manifest, ModelInfo, RejectionCounts, RequestCounts, Timings,
     TokenUsage,
 };
 pub use rng::{RngStream, rng_for, stream_seed};

@@ -46,6 +46,7 @@ pub use backends::{Backends, EncoderConfig, LlmConfig, Prices, Timed};
 pub use cancel::CancelToken;
 pub use compare::{COMPARE_METHODS, CompareConfig, Compared, compare, method_spec};
 pub use config::{
+    ScheduleKind,
     CacheMode, Cleaning, GeneSchedule, GenerationSettings, GeneticVariant, Method, ParentSelection, PoolUpdate,
     RowSource, StoreConfig, TaskSource,
 };
