@@ -124,8 +124,12 @@ fn endpoints_that_refuse_from_the_start_or_die_mid_run_leave_the_run_to_the_othe
     tiny_task(&context);
     let urls = [refusing_url(), dying.base_url(), healthy.base_url()];
     let encoder_url = encoder.base_url();
-    let mut child =
-        context.command(&steady_args(&urls, &encoder_url, "out")).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut child = context
+        .command(&steady_args(&urls, &encoder_url, "out"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     assert!(dying.wait_for_hits(4, Duration::from_secs(120)) >= 4, "the dying endpoint took requests");
     dying.stop();
     let output = child.wait_with_output().unwrap();

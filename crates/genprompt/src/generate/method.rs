@@ -132,7 +132,8 @@ pub(super) fn parameters(
 /// batch-mates, and its runs promise the same bytes for the same seed).
 pub(crate) fn schedule(settings: &GenerationSettings, choice: &crate::backends::LlmChoice) -> Schedule {
     let endpoints = choice.n_endpoints();
-    let kind = settings.schedule.unwrap_or(if endpoints > 0 { ScheduleKind::Steady } else { ScheduleKind::Generational });
+    let kind =
+        settings.schedule.unwrap_or(if endpoints > 0 { ScheduleKind::Steady } else { ScheduleKind::Generational });
     match kind {
         ScheduleKind::Generational => Schedule::Generational,
         ScheduleKind::Steady => {
