@@ -124,7 +124,7 @@ fn endpoints_that_refuse_from_the_start_or_die_mid_run_leave_the_run_to_the_othe
     tiny_task(&context);
     let urls = [refusing_url(), dying.base_url(), healthy.base_url()];
     let encoder_url = encoder.base_url();
-    let mut child = context
+    let child = context
         .command(&steady_args(&urls, &encoder_url, "out"))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
