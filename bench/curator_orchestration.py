@@ -41,7 +41,7 @@ from bespokelabs import curator  # noqa: E402
 
 
 class Bench(curator.LLM):
-    """The same two messages as the Rust side's `testing::request(i)`."""
+    """The same two messages as the Rust side's `testing::request(i)`, or a given user prompt."""
 
     def prompt(self, row):
         return [{"role": "system", "content": "Answer briefly."}, {"role": "user", "content": row["key"]}]
@@ -61,7 +61,12 @@ def main():
     parser.add_argument("--base-url", required=True)
     parser.add_argument("--requests", type=int, required=True)
     parser.add_argument("--in-flight", type=int, required=True)
+    parser.add_argument("--prompts", help="JSON list of user prompts to send instead of 'request {i}'")
     args = parser.parse_args()
+    prompts = None
+    if args.prompts:
+        with open(args.prompts) as f:
+            prompts = json.load(f)
     llm = Bench(
         model_name="bench-model",
         backend="openai",
@@ -79,12 +84,15 @@ def main():
     with tempfile.TemporaryDirectory() as work:
         warm = [{"key": f"request {1_000_000 + i}"} for i in range(args.in_flight)]
         llm(warm, working_dir=os.path.join(work, "warm"))
-        rows = [{"key": f"request {i}"} for i in range(args.requests)]
+        rows = [{"key": prompts[i] if prompts else f"request {i}"} for i in range(args.requests)]
         cpu, started = cpu_seconds(), time.perf_counter()
         response = llm(rows, working_dir=os.path.join(work, "run"))
         wall, cpu = time.perf_counter() - started, cpu_seconds() - cpu
         dataset = response.dataset if hasattr(response, "dataset") else response
-        ok = sum(1 for row in dataset if row["response"] == f"reply to {row['key']}")
+        if prompts:
+            ok = sum(1 for row in dataset if row["response"])
+        else:
+            ok = sum(1 for row in dataset if row["response"] == f"reply to {row['key']}")
     print(json.dumps({"wall_s": wall, "cpu_s": cpu, "ok": ok}))
 
 

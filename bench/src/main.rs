@@ -19,9 +19,15 @@
 //! - `orchestration`: the HTTP backend against a fixed-latency server at 1..512 requests in
 //!   flight, against Curator on the same server (see `orchestration.rs`).
 //!
-//! - `serve MS [STATUS|unauthorized]`: not a benchmark; the fault-injecting test server on loopback
-//!   (MS of latency per request, every request answered with the fault if one is given), printing
-//!   its base URL and serving until stdin closes. The Python package's tests use it.
+//! - `serve MS [STATUS|unauthorized|varied]`: not a benchmark; the fault-injecting test server on
+//!   loopback (MS of latency per request, every request answered with the fault if one is given,
+//!   or distinct sentences with `varied`), printing its base URL and serving until stdin closes.
+//!   The Python package's tests and the steady benchmark use it.
+//!
+//! - `steady [latency ms]`: end-to-end rows/s of Genetic Prompt (steady and generational) and
+//!   SimPrompt against the fixed-latency server at 16..512 in flight, local and remote encoder,
+//!   Curator beside it; `endpoints [in flight each]`: three endpoints, one killed mid-run (see
+//!   `steady.rs`).
 //!
 //! - `endpoint-check URL MODEL [json|embeddings]`: not a benchmark; structured output and embeddings against a
 //!   real server, used by `bench/llama_cpp_server_check.sh`.
@@ -33,6 +39,7 @@ mod endpoint_check;
 mod llm;
 mod orchestration;
 mod selection;
+mod steady;
 
 use std::time::Instant;
 
@@ -51,6 +58,10 @@ fn main() {
     match what.as_str() {
         "serve" => return orchestration::serve(threads.max(1) as u64, args.next().as_deref()),
         "orchestration" => return orchestration::run(200, if threads > 1 { threads } else { 512 }),
+        // `steady [latency ms, default 1000]`.
+        "steady" => return steady::run(if threads > 1 { threads as u64 } else { 1000 }),
+        // `endpoints [in flight per endpoint, default 64]`.
+        "endpoints" => return steady::endpoints(1000, if threads > 1 { threads } else { 64 }),
         _ => {}
     }
     let home = Home::from_env().expect("models folder");
@@ -69,6 +80,13 @@ fn main() {
         "finetune" => bench_finetune(&home, threads.max(160)),
         other => panic!("unknown benchmark {other}; use llm or encoder"),
     }
+}
+
+/// The default local encoder, if `genprompt models fetch` put it in place.
+pub(crate) fn local_encoder() -> Option<MiniLmEncoder> {
+    let home = Home::from_env().ok()?;
+    let dir = home.require(&DEFAULT_ENCODER).ok()?;
+    MiniLmEncoder::load(&dir, EncoderOptions::default()).ok()
 }
 
 fn bench_encoder(home: &Home) {

@@ -25,17 +25,26 @@ use genprompt_llm::ChatModel;
 use genprompt_llm_http::testing::{Fault, FaultServer, request};
 use genprompt_llm_http::{HttpChatModel, HttpConfig};
 
-/// Serves until stdin closes (the parent exits or drops the pipe); with `fault` (an HTTP status
-/// code, or `unauthorized` for a 401 echoing the key) every request gets that answer.
-pub fn serve(latency_ms: u64, fault: Option<&str>) {
+/// Serves until stdin closes (the parent exits or drops the pipe). `mode`: `varied` answers
+/// distinct made-up sentences instead of `reply to {key}` (and embeds like a sentence encoder);
+/// an HTTP status code, or `unauthorized` for a 401 echoing the key, answers every request with
+/// that fault.
+pub fn serve(latency_ms: u64, mode: Option<&str>) {
     let server = FaultServer::start();
     server.set_latency(Duration::from_millis(latency_ms));
     server.set_recording(false);
-    match fault {
+    match mode {
         None => {}
+        Some("varied") => {
+            server.set_varied_replies(true);
+            // Generation runs embed their rows here too: real sentence vectors' length, and an
+            // embeddings server's speed rather than a chat model's.
+            server.set_embedding_dim(384);
+            server.set_embedding_latency(Duration::from_millis(5));
+        }
         Some("unauthorized") => server.set_default(Fault::Unauthorized),
         Some(code) => {
-            server.set_default(Fault::status(code.parse().expect("a fault is an HTTP status or `unauthorized`")))
+            server.set_default(Fault::status(code.parse().expect("a fault is an HTTP status, `unauthorized` or `varied`")))
         }
     }
     println!("{}", server.base_url());
@@ -46,7 +55,7 @@ pub fn serve(latency_ms: u64, fault: Option<&str>) {
 }
 
 /// User plus system CPU time of this whole process, in seconds.
-fn cpu_seconds() -> f64 {
+pub(crate) fn cpu_seconds() -> f64 {
     // SAFETY: getrusage only writes into the struct we pass.
     let usage = unsafe {
         let mut usage: libc::rusage = std::mem::zeroed();
@@ -57,9 +66,9 @@ fn cpu_seconds() -> f64 {
     secs(usage.ru_utime) + secs(usage.ru_stime)
 }
 
-struct Point {
-    wall: f64,
-    cpu: f64,
+pub(crate) struct Point {
+    pub wall: f64,
+    pub cpu: f64,
     /// Extra facts for the table (retries, final limit), empty for Curator.
     note: String,
 }
@@ -165,18 +174,33 @@ fn process_cpu_seconds(pid: u32) -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
-fn curator_python() -> Option<PathBuf> {
+pub(crate) fn curator_python() -> Option<PathBuf> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let python = root.join("target/curator-venv/bin/python");
     python.exists().then_some(python)
 }
 
-/// Runs the Curator script for one point; `None` (with the reason printed) if it fails.
-fn curator(python: &PathBuf, base_url: &str, in_flight: usize, n: usize) -> Option<Point> {
+/// Runs the Curator script for one point; `None` (with the reason printed) if it fails. With
+/// `prompts`, those are the user messages (a JSON file the script reads) instead of `request {i}`.
+pub(crate) fn curator(
+    python: &PathBuf,
+    base_url: &str,
+    in_flight: usize,
+    n: usize,
+    prompts: Option<&[String]>,
+) -> Option<Point> {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("curator_orchestration.py");
     let work = std::env::temp_dir().join(format!("genprompt-curator-{}", std::process::id()));
-    let output = Command::new(python)
-        .arg(&script)
+    let mut command = Command::new(python);
+    if let Some(prompts) = prompts {
+        std::fs::create_dir_all(&work).ok()?;
+        let file = work.join("prompts.json");
+        std::fs::write(&file, serde_json::to_vec(prompts).ok()?).ok()?;
+        command.arg(&script).arg("--prompts").arg(file);
+    } else {
+        command.arg(&script);
+    }
+    let output = command
         .args(["--base-url", base_url, "--requests", &n.to_string(), "--in-flight", &in_flight.to_string()])
         .env("CURATOR_CACHE_DIR", &work)
         .env("HF_DATASETS_CACHE", work.join("hf"))
@@ -209,7 +233,21 @@ fn curator(python: &PathBuf, base_url: &str, in_flight: usize, n: usize) -> Opti
 }
 
 /// The child server, stopped (stdin closed, then killed) on drop.
-struct ServerProcess(Child);
+pub(crate) struct ServerProcess(Child);
+
+/// Starts `genprompt-bench serve MS [varied]` and reads its base URL.
+pub(crate) fn start_server(latency_ms: u64, varied: bool) -> (ServerProcess, String) {
+    let exe = std::env::current_exe().expect("own path");
+    let mut command = Command::new(exe);
+    command.args(["serve", &latency_ms.to_string()]);
+    if varied {
+        command.arg("varied");
+    }
+    let mut child = command.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().expect("the server process starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line).expect("the server prints its URL");
+    (ServerProcess(child), line.trim().to_string())
+}
 
 impl Drop for ServerProcess {
     fn drop(&mut self) {
@@ -220,18 +258,9 @@ impl Drop for ServerProcess {
 }
 
 pub fn run(latency_ms: u64, max_in_flight: usize) {
-    let exe = std::env::current_exe().expect("own path");
-    let mut child = Command::new(exe)
-        .args(["serve", &latency_ms.to_string()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("the server process starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line).expect("the server prints its URL");
-    let server_pid = child.id();
-    let _server = ServerProcess(child);
-    let base_url = line.trim().to_string();
+    let (server, base_url) = start_server(latency_ms, false);
+    let server_pid = server.0.id();
+    let _server = server;
     let latency = latency_ms as f64 / 1000.0;
     let python = curator_python().filter(|_| std::env::var_os("GENPROMPT_BENCH_NO_CURATOR").is_none());
     if python.is_none() {
@@ -255,7 +284,7 @@ pub fn run(latency_ms: u64, max_in_flight: usize) {
         let server_ms = (process_cpu_seconds(server_pid) - server_cpu) * 1000.0 / (n + in_flight) as f64;
         let stored = ours_stored(&base_url, in_flight, n);
         let reference = bare(&base_url, in_flight, n);
-        let theirs = python.as_ref().and_then(|p| curator(p, &base_url, in_flight, n));
+        let theirs = python.as_ref().and_then(|p| curator(p, &base_url, in_flight, n, None));
         let rate = |p: &Point| n as f64 / p.wall;
         let cpu_ms = |p: &Point| p.cpu * 1000.0 / n as f64;
         let (c_ratio, c_cpu, tput, cpu) = match &theirs {

@@ -2,12 +2,12 @@
 
 use genprompt::{
     Backends, CacheMode, Cleaning, EncoderConfig, GeneSchedule, GenerationSettings, GeneticVariant, LlmConfig, Method,
-    ParentSelection, PoolUpdate, StoreConfig,
+    ParentSelection, PoolUpdate, ScheduleKind, StoreConfig,
 };
 
 use crate::args::{
     AblationArg, GenerationArgs, GenesScheduleArg, Method as MethodArg, ModelArgs, ParentsArg, PoolUpdateArg,
-    PostprocessArg, StoreArgs,
+    PostprocessArg, ScheduleArg, StoreArgs,
 };
 
 pub fn backends(args: &ModelArgs) -> Backends {
@@ -15,7 +15,8 @@ pub fn backends(args: &ModelArgs) -> Backends {
         .with_llm(LlmConfig {
             gguf: args.llm.clone(),
             threads: args.threads,
-            base_url: args.base_url.clone(),
+            base_url: args.base_url.first().cloned(),
+            more_base_urls: args.base_url.iter().skip(1).cloned().collect(),
             model: args.model.clone(),
             api_key_env: args.api_key_env.clone(),
             max_in_flight: args.max_in_flight,
@@ -70,6 +71,11 @@ pub fn settings(args: &GenerationArgs) -> GenerationSettings {
         },
         near_duplicates: (!args.keep_near_duplicates).then_some(args.near_duplicates),
         batch_size: args.batch_size,
+        schedule: args.schedule.map(|schedule| match schedule {
+            ScheduleArg::Steady => ScheduleKind::Steady,
+            ScheduleArg::Generational => ScheduleKind::Generational,
+        }),
+        window: args.window,
         temperature: args.temperature,
         top_p: args.top_p,
         max_tokens: args.max_tokens,

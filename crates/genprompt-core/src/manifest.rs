@@ -33,7 +33,27 @@ pub struct Manifest {
     pub requests: RequestCounts,
     #[serde(default)]
     pub cost: Cost,
+    /// Per endpoint when the run was spread over several, in the order given; else empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub endpoints: Vec<EndpointUsage>,
     pub timings: Timings,
+}
+
+/// One endpoint's share of a run spread over several, as this process saw it (a resumed run
+/// counts what it sent itself).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndpointUsage {
+    pub base_url: String,
+    pub requests: u64,
+    pub failed: u64,
+    pub retries: u64,
+    pub connection_errors: u64,
+    pub timeouts: u64,
+    pub server_errors: u64,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    /// Times it stopped answering and was set aside while the others carried the run.
+    pub set_aside: u64,
 }
 
 /// Where a run's LLM replies came from. A resumed run counts its replayed replies here too.
@@ -95,6 +115,10 @@ pub struct RejectionCounts {
     pub missing_entity_tags: usize,
     pub curated_out: usize,
     pub llm_error: usize,
+    /// Replies that arrived after their label had all its rows (steady schedule): paid for and
+    /// journaled, not used.
+    #[serde(default)]
+    pub surplus: usize,
 }
 
 impl RejectionCounts {
@@ -107,6 +131,7 @@ impl RejectionCounts {
             + self.missing_entity_tags
             + self.curated_out
             + self.llm_error
+            + self.surplus
     }
 }
 

@@ -9,6 +9,7 @@ use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use serde_json::Value;
 
 use crate::admission::{Admission, Cost};
+use crate::health::Health;
 use crate::{HttpConfig, HttpError, HttpStats, wire};
 
 /// Counters behind [`HttpStats`].
@@ -78,6 +79,8 @@ pub(crate) struct Client {
     /// Set once the server rejected `response_format: json_schema`; schemas then go as
     /// `json_object` with a `schema` field.
     pub json_object: AtomicBool,
+    /// Whether this endpoint answers, for a fleet of several.
+    pub health: Health,
 }
 
 impl Client {
@@ -128,6 +131,9 @@ impl Client {
         let mut attempt = 0;
         loop {
             attempt += 1;
+            if self.health.refuses() {
+                return Err(HttpError::EndpointDown);
+            }
             let permit = self.admission.admit(reserved).await;
             let sent = Instant::now();
             bump(&self.counters.attempts, 1);
@@ -135,6 +141,7 @@ impl Client {
             let (error, wait) = match outcome {
                 Outcome::Reply(reply) => {
                     self.admission.success(sent, generated(&reply));
+                    self.health.success();
                     drop(permit);
                     return Ok(reply);
                 }
@@ -158,6 +165,9 @@ impl Client {
                     }
                     drop(permit);
                     self.admission.refund(reserved);
+                    if endpoint_trouble(&error) && self.health.failure(Instant::now()) {
+                        return Err(HttpError::EndpointDown);
+                    }
                     (error, wait)
                 }
             };
@@ -301,6 +311,15 @@ impl Client {
 }
 
 pub(crate) type ChatResult = Result<ChatReply, HttpError>;
+
+/// Failures that say the endpoint itself may be gone, rather than this request or the load.
+fn endpoint_trouble(error: &HttpError) -> bool {
+    match error {
+        HttpError::Connection(_) | HttpError::Timeout(_) => true,
+        HttpError::Status { status, .. } => *status >= 500,
+        _ => false,
+    }
+}
 
 /// The error and its causes in one line, without the URL (it could carry credentials).
 fn describe(err: reqwest::Error) -> String {

@@ -24,6 +24,9 @@ pub enum HttpError {
     InvalidJson { tries: u32, message: String },
     #[error("internal error in the HTTP backend: {0}")]
     Internal(String),
+    /// This endpoint was set aside (it stopped answering); the request goes to another one.
+    #[error("every endpoint stopped answering; check that the servers are up")]
+    EndpointDown,
 }
 
 impl From<HttpError> for LlmError {

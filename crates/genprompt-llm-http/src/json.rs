@@ -4,15 +4,16 @@ use genprompt_llm::schema::parse;
 use genprompt_llm::{ChatRequest, FinishReason};
 use serde_json::Value;
 
-use crate::client::Client;
+use crate::fleet::Fleet;
 use crate::{HttpError, JsonReply};
 
-pub(crate) async fn answer(client: &Client, request: &ChatRequest, schema: &Value) -> Result<JsonReply, HttpError> {
+pub(crate) async fn answer(fleet: &Fleet, request: &ChatRequest, schema: &Value) -> Result<JsonReply, HttpError> {
+    let client = fleet.first();
     let tries = client.config.json_retries.saturating_add(1);
     let mut last = String::new();
     for attempt in 0..tries {
         let seed = request.sampling.seed.wrapping_add(u64::from(attempt));
-        let reply = client.answer(request, seed, Some(schema)).await?;
+        let reply = fleet.answer(request, seed, Some(schema)).await?;
         match parse(&reply.text, schema) {
             Ok(value) => return Ok(JsonReply { reply, value }),
             Err(why) => {

@@ -15,6 +15,8 @@ mod client;
 mod config;
 mod embeddings;
 mod error;
+mod fleet;
+mod health;
 mod json;
 /// The fault-injecting test server; behind the `testing` feature.
 #[cfg(feature = "testing")]
@@ -24,7 +26,9 @@ mod wire;
 use std::fmt;
 use std::sync::{Arc, Once};
 
-use genprompt_llm::{BackendStats, ChatModel, ChatReply, ChatRequest, LlmError, ModelIdentity, OnReply};
+use genprompt_llm::{
+    BackendStats, ChatModel, ChatReply, ChatRequest, ChatSession, Completed, LlmError, ModelIdentity, OnReply,
+};
 use serde_json::Value;
 use tokio::runtime::Runtime;
 use tokio::task::JoinSet;
@@ -35,6 +39,9 @@ use client::{ChatResult, Client, Counters};
 pub use config::{DEFAULT_API_KEY_ENV, HttpConfig, Secret};
 pub use embeddings::{DEFAULT_EMBED_BATCH, HttpEncoder};
 pub use error::HttpError;
+pub use fleet::EndpointStats;
+use fleet::Fleet;
+use health::Health;
 
 /// Fault and usage counters since the model was built, for the CLI's report.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -73,17 +80,41 @@ pub struct JsonReply {
     pub value: Value,
 }
 
-/// The OpenAI-compatible chat backend.
+impl HttpStats {
+    /// Counters of several endpoints together; the concurrency limits add up.
+    fn add(self, other: HttpStats) -> HttpStats {
+        HttpStats {
+            requests: self.requests + other.requests,
+            attempts: self.attempts + other.attempts,
+            retries: self.retries + other.retries,
+            rate_limited: self.rate_limited + other.rate_limited,
+            timeouts: self.timeouts + other.timeouts,
+            server_errors: self.server_errors + other.server_errors,
+            connection_errors: self.connection_errors + other.connection_errors,
+            invalid_responses: self.invalid_responses + other.invalid_responses,
+            invalid_json: self.invalid_json + other.invalid_json,
+            failed: self.failed + other.failed,
+            truncated: self.truncated + other.truncated,
+            prompt_tokens: self.prompt_tokens + other.prompt_tokens,
+            completion_tokens: self.completion_tokens + other.completion_tokens,
+            current_concurrency: self.current_concurrency + other.current_concurrency,
+        }
+    }
+}
+
+/// The OpenAI-compatible chat backend, over one endpoint or a fleet of several serving the same
+/// model.
 pub struct HttpChatModel {
     identity: ModelIdentity,
-    client: Arc<Client>,
+    fleet: Arc<Fleet>,
     /// `Option` only so `Drop` can shut it down without blocking.
     runtime: Option<Runtime>,
 }
 
 impl fmt::Debug for HttpChatModel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HttpChatModel").field("config", &self.client.config).finish_non_exhaustive()
+        let configs: Vec<&HttpConfig> = self.fleet.endpoints.iter().map(|client| &client.config).collect();
+        f.debug_struct("HttpChatModel").field("endpoints", &configs).finish_non_exhaustive()
     }
 }
 
@@ -92,18 +123,44 @@ static TLS_PROVIDER: Once = Once::new();
 impl HttpChatModel {
     /// Checks the settings and builds the client and its runtime; sends nothing.
     pub fn new(config: HttpConfig) -> Result<HttpChatModel, LlmError> {
-        let load = |err: HttpError| LlmError::Load { path: config.base_url.clone(), message: err.to_string() };
-        let identity = ModelIdentity {
-            backend: "openai-compatible".to_string(),
-            name: config.model.clone(),
-            sha256: String::new(),
-        };
-        let (client, runtime) = connect(config.clone(), "chat/completions").map_err(load)?;
-        Ok(HttpChatModel { identity, client: Arc::new(client), runtime: Some(runtime) })
+        HttpChatModel::with_endpoints(vec![config])
     }
 
+    /// A fleet of endpoints serving the same model, each with its own settings and admission
+    /// control (see `fleet.rs`); the first one's settings also govern `chat_json`.
+    pub fn with_endpoints(configs: Vec<HttpConfig>) -> Result<HttpChatModel, LlmError> {
+        let Some(first) = configs.first() else {
+            let message = "no endpoint given; pass --base-url".to_string();
+            return Err(LlmError::Load { path: String::new(), message });
+        };
+        let identity = ModelIdentity {
+            backend: "openai-compatible".to_string(),
+            name: first.model.clone(),
+            sha256: String::new(),
+        };
+        let up = Arc::new(std::sync::atomic::AtomicUsize::new(configs.len()));
+        let mut clients = Vec::with_capacity(configs.len());
+        for config in &configs {
+            let load = |err: HttpError| LlmError::Load { path: config.base_url.clone(), message: err.to_string() };
+            if config.model != first.model {
+                return Err(load(HttpError::Config("every endpoint must serve the same model name".to_string())));
+            }
+            let health = if configs.len() > 1 { Health::in_fleet(up.clone()) } else { Health::default() };
+            clients.push(endpoint_client(config.clone(), "chat/completions", health).map_err(load)?);
+        }
+        let runtime =
+            runtime().map_err(|err| LlmError::Load { path: first.base_url.clone(), message: err.to_string() })?;
+        Ok(HttpChatModel { identity, fleet: Arc::new(Fleet::new(clients)), runtime: Some(runtime) })
+    }
+
+    /// Counters over all endpoints.
     pub fn stats(&self) -> HttpStats {
-        self.client.counters.snapshot(self.client.admission.limit())
+        self.endpoint_stats().into_iter().map(|e| e.stats).reduce(HttpStats::add).unwrap_or_default()
+    }
+
+    /// Requests, failures and tokens per endpoint, in the order they were given.
+    pub fn endpoint_stats(&self) -> Vec<EndpointStats> {
+        self.fleet.stats()
     }
 
     /// Like `chat`, but asks for JSON matching `schema` (`response_format: json_schema`) and
@@ -115,9 +172,9 @@ impl HttpChatModel {
         let schema = Arc::new(schema.clone());
         self.run(
             requests,
-            move |client, request| {
+            move |fleet, request| {
                 let schema = schema.clone();
-                async move { json::answer(&client, &request, &schema).await }
+                async move { json::answer(&fleet, &request, &schema).await }
             },
             |_, _| {},
         )
@@ -132,19 +189,19 @@ impl HttpChatModel {
     ) -> Vec<Result<T, LlmError>>
     where
         T: Send + 'static,
-        F: Fn(Arc<Client>, ChatRequest) -> Fut,
+        F: Fn(Arc<Fleet>, ChatRequest) -> Fut,
         Fut: Future<Output = Result<T, HttpError>> + Send + 'static,
     {
         let runtime = self.runtime.as_ref().expect("the runtime lives until drop");
-        run_tasks(runtime, &self.client, requests.iter().cloned(), task, LlmError::from, on_done)
+        run_tasks(runtime, &self.fleet, requests.iter().cloned(), task, LlmError::from, on_done)
     }
 }
 
 /// Runs one task per item on `runtime` and collects the results in item order, handing each to
 /// `on_done` as it completes.
-pub(crate) fn run_tasks<I, T, E, F, Fut>(
+pub(crate) fn run_tasks<C, I, T, E, F, Fut>(
     runtime: &Runtime,
-    client: &Arc<Client>,
+    client: &Arc<C>,
     items: impl IntoIterator<Item = I>,
     task: F,
     map_err: fn(HttpError) -> E,
@@ -153,7 +210,7 @@ pub(crate) fn run_tasks<I, T, E, F, Fut>(
 where
     T: Send + 'static,
     E: Send,
-    F: Fn(Arc<Client>, I) -> Fut,
+    F: Fn(Arc<C>, I) -> Fut,
     Fut: Future<Output = Result<T, HttpError>> + Send + 'static,
 {
     let mut tasks = JoinSet::new();
@@ -216,17 +273,97 @@ impl ChatModel for HttpChatModel {
 
     /// Replies reach `on_reply` as they arrive, so a caller can commit them before the batch ends.
     fn chat_each(&self, requests: &[ChatRequest], on_reply: &OnReply<'_>) -> Vec<Result<ChatReply, LlmError>> {
-        self.run(
-            requests,
-            |client, request| async move {
-                let result: ChatResult = match &request.json_schema {
-                    Some(schema) => json::answer(&client, &request, schema).await.map(|json| json.reply),
-                    None => client.answer(&request, request.sampling.seed, None).await,
-                };
-                result
-            },
-            on_reply,
-        )
+        self.run(requests, |fleet, request| async move { answer(&fleet, &request).await }, on_reply)
+    }
+
+    fn endpoint_counts(&self) -> Vec<genprompt_llm::EndpointCounts> {
+        let counts = self.endpoint_stats().into_iter().map(|e| genprompt_llm::EndpointCounts {
+            base_url: e.base_url,
+            requests: e.stats.requests,
+            failed: e.stats.failed,
+            retries: e.stats.retries,
+            connection_errors: e.stats.connection_errors,
+            timeouts: e.stats.timeouts,
+            server_errors: e.stats.server_errors,
+            prompt_tokens: e.stats.prompt_tokens,
+            completion_tokens: e.stats.completion_tokens,
+            set_aside: e.set_aside,
+        });
+        counts.collect()
+    }
+
+    /// Each request is a task on the model's runtime from the moment it is submitted, under the
+    /// same admission control as `chat`; results come back through a channel as they complete.
+    fn session(&self) -> Box<dyn ChatSession + '_> {
+        let (sender, receiver) = std::sync::mpsc::channel();
+        Box::new(HttpSession { model: self, sender, receiver, pending: 0 })
+    }
+}
+
+async fn answer(fleet: &Fleet, request: &ChatRequest) -> ChatResult {
+    match &request.json_schema {
+        Some(schema) => json::answer(fleet, request, schema).await.map(|json| json.reply),
+        None => fleet.answer(request, request.sampling.seed, None).await,
+    }
+}
+
+struct HttpSession<'a> {
+    model: &'a HttpChatModel,
+    sender: std::sync::mpsc::Sender<Completed>,
+    receiver: std::sync::mpsc::Receiver<Completed>,
+    pending: usize,
+}
+
+/// Sends a request's result, or, if its task ends without one (a panic), an error, so that the
+/// session never waits for a result that cannot come.
+struct Delivery {
+    id: u64,
+    sender: Option<std::sync::mpsc::Sender<Completed>>,
+}
+
+impl Delivery {
+    fn send(mut self, result: Result<ChatReply, LlmError>) {
+        if let Some(sender) = self.sender.take() {
+            let _ = sender.send((self.id, result));
+        }
+    }
+}
+
+impl Drop for Delivery {
+    fn drop(&mut self) {
+        if let Some(sender) = self.sender.take() {
+            let _ = sender.send((self.id, Err(LlmError::Engine("a request task ended without a result".to_string()))));
+        }
+    }
+}
+
+impl ChatSession for HttpSession<'_> {
+    fn submit(&mut self, id: u64, request: ChatRequest) {
+        let fleet = self.model.fleet.clone();
+        let delivery = Delivery { id, sender: Some(self.sender.clone()) };
+        let task = async move { delivery.send(answer(&fleet, &request).await.map_err(LlmError::from)) };
+        let runtime = self.model.runtime.as_ref().expect("the runtime lives until drop");
+        runtime.spawn(task.with_current_subscriber());
+        self.pending += 1;
+    }
+
+    fn next(&mut self) -> Option<Completed> {
+        if self.pending == 0 {
+            return None;
+        }
+        let completed = self.receiver.recv().ok()?;
+        self.pending -= 1;
+        Some(completed)
+    }
+
+    fn try_next(&mut self) -> Option<Completed> {
+        let completed = self.receiver.try_recv().ok()?;
+        self.pending -= 1;
+        Some(completed)
+    }
+
+    fn pending(&self) -> usize {
+        self.pending
     }
 }
 
@@ -241,6 +378,11 @@ impl Drop for HttpChatModel {
 
 /// The shared client for one endpoint (`path` under the base URL) and the runtime that drives it.
 fn connect(config: HttpConfig, path: &str) -> Result<(Client, Runtime), HttpError> {
+    Ok((endpoint_client(config, path, Health::default())?, runtime()?))
+}
+
+/// The client of one endpoint: connection pool, admission control and counters.
+fn endpoint_client(config: HttpConfig, path: &str, health: Health) -> Result<Client, HttpError> {
     let url = config.endpoint_for(path)?;
     // reqwest is built without a default TLS provider; the error only says one is installed.
     TLS_PROVIDER.call_once(|| {
@@ -260,12 +402,6 @@ fn connect(config: HttpConfig, path: &str) -> Result<(Client, Runtime), HttpErro
         builder = builder.no_proxy();
     }
     let http = builder.build().map_err(|err| HttpError::Config(err.without_url().to_string()))?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 4)))
-        .thread_name("genprompt-http")
-        .enable_all()
-        .build()
-        .map_err(|err| HttpError::Internal(format!("cannot start the async runtime: {err}")))?;
     let now = std::time::Instant::now();
     let bucket = |per_minute: Option<u32>| per_minute.map(|n| Bucket::new(f64::from(n), now));
     let budgets = Budgets {
@@ -275,7 +411,16 @@ fn connect(config: HttpConfig, path: &str) -> Result<(Client, Runtime), HttpErro
     };
     let admission = Admission::new(Aimd::new(config.max_in_flight, config.latency_factor), budgets);
     let counters = Counters::default();
-    Ok((Client { http, url, auth, config, admission, counters, json_object: Default::default() }, runtime))
+    Ok(Client { http, url, auth, config, admission, counters, json_object: Default::default(), health })
+}
+
+fn runtime() -> Result<Runtime, HttpError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 4)))
+        .thread_name("genprompt-http")
+        .enable_all()
+        .build()
+        .map_err(|err| HttpError::Internal(format!("cannot start the async runtime: {err}")))
 }
 
 fn is_loopback(url: &reqwest::Url) -> bool {

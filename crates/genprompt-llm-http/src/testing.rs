@@ -96,17 +96,24 @@ pub(crate) struct Script {
     default: Option<Fault>,
     hits: Vec<Hit>,
     latency: Duration,
+    /// Delay of `/v1/embeddings` answers, if not `latency`.
+    embedding_latency: Option<Duration>,
     workers: Option<Arc<Semaphore>>,
     /// `false` keeps no hits, for long benchmark runs.
     not_recording: bool,
     /// Answer `response_format: json_schema` as llama-cpp-python's server does.
     no_json_schema: bool,
+    /// Normal answers are a sentence drawn from the request's key and seed ([`varied_reply`]).
+    varied: bool,
     pub(crate) embedding_dim: Option<usize>,
 }
 
 #[derive(Default)]
 pub(crate) struct Shared {
     script: Mutex<Script>,
+    /// Notified at every hit, for [`FaultServer::wait_for_hits`].
+    hit: std::sync::Condvar,
+    n_hits: AtomicUsize,
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
     completed: AtomicUsize,
@@ -174,6 +181,12 @@ impl FaultServer {
         self.shared.script().latency = latency;
     }
 
+    /// Delay of every normal `/v1/embeddings` answer (initially the chat latency): an embeddings
+    /// server is usually much faster than a chat model.
+    pub fn set_embedding_latency(&self, latency: Duration) {
+        self.shared.script().embedding_latency = Some(latency);
+    }
+
     /// Works on at most `n` requests at once and queues the rest, as vLLM does.
     pub fn set_parallel(&self, n: usize) {
         self.shared.script().workers = Some(Arc::new(Semaphore::new(n)));
@@ -191,9 +204,44 @@ impl FaultServer {
         self.shared.script().no_json_schema = true;
     }
 
+    /// Normal answers become distinct made-up sentences ([`varied_reply`]) instead of
+    /// `reply to {key}`, so that generation runs keep their rows (benchmarks, end-to-end tests).
+    pub fn set_varied_replies(&self, on: bool) {
+        self.shared.script().varied = on;
+    }
+
     /// Length of the vectors `/v1/embeddings` answers (initially [`EMBEDDING_DIM`]).
     pub fn set_embedding_dim(&self, dim: usize) {
         self.shared.script().embedding_dim = Some(dim);
+    }
+
+    /// Blocks until `n` requests have reached the server (counted even when not recording) or
+    /// `timeout` passed; returns how many had: tests synchronise on what the server saw, not on
+    /// sleeps.
+    pub fn wait_for_hits(&self, n: usize, timeout: Duration) -> usize {
+        let deadline = std::time::Instant::now() + timeout;
+        let mut script = self.shared.script();
+        loop {
+            let seen = self.shared.n_hits.load(Ordering::SeqCst);
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if seen >= n || left.is_zero() {
+                return seen;
+            }
+            script = self.shared.hit.wait_timeout(script, left).unwrap_or_else(|p| p.into_inner()).0;
+        }
+    }
+
+    /// Hits so far, recorded or not.
+    pub fn n_hits(&self) -> usize {
+        self.shared.n_hits.load(Ordering::SeqCst)
+    }
+
+    /// Stops serving now, as a crashed server would: the port refuses connections and requests
+    /// being answered lose their connection.
+    pub fn stop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
     }
 
     /// Every hit so far, in arrival order.
@@ -277,7 +325,7 @@ async fn completions(State(shared): State<Arc<Shared>>, headers: HeaderMap, body
         let body = json!({"error": {"message": message, "type": "internal_server_error"}});
         return (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response();
     }
-    answer(shared, headers, body, key, completion).await
+    answer(shared, headers, body, key, false, completion).await
 }
 
 /// Plays the scripted fault for one hit; `normal` builds a successful body from the request,
@@ -287,13 +335,14 @@ pub(crate) async fn answer(
     headers: HeaderMap,
     body: Value,
     key: String,
+    embeddings: bool,
     normal_body: impl Fn(&Value, &str, &str) -> Response,
 ) -> Response {
     let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_string);
     let in_flight = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
     shared.max_in_flight.fetch_max(in_flight, Ordering::SeqCst);
     let _in_flight = InFlight(shared.clone());
-    let (mut fault, latency, workers) = {
+    let (mut fault, latency, workers, varied) = {
         let mut script = shared.script();
         let attempt =
             if script.not_recording { 0 } else { 1 + script.hits.iter().filter(|hit| hit.key == key).count() };
@@ -304,7 +353,10 @@ pub(crate) async fn answer(
             let hit = Hit { key: key.clone(), attempt, in_flight, completed_before, authorization, body: body.clone() };
             script.hits.push(hit);
         }
-        (fault, script.latency, script.workers.clone())
+        shared.n_hits.fetch_add(1, Ordering::SeqCst);
+        shared.hit.notify_all();
+        let latency = script.embedding_latency.filter(|_| embeddings).unwrap_or(script.latency);
+        (fault, latency, script.workers.clone(), script.varied)
     };
     while let Fault::After(delay, inner) = fault {
         tokio::time::sleep(delay).await;
@@ -325,6 +377,7 @@ pub(crate) async fn answer(
         (status, axum::Json(json!({"error": {"message": message, "type": "injected", "code": null}}))).into_response()
     };
     match fault {
+        Fault::Ok if varied => normal(varied_reply(&key, body["seed"].as_u64().unwrap_or(0)), "stop").await,
         Fault::Ok => normal(format!("reply to {key}"), "stop").await,
         Fault::Reply(text) => normal(text, "stop").await,
         Fault::Refusal => normal(REFUSAL.to_string(), "stop").await,
@@ -367,6 +420,29 @@ pub(crate) async fn answer(
         Fault::EmptyBody => json_body(""),
         Fault::EmptyChoices => json_body(r#"{"id": "chatcmpl-test", "object": "chat.completion", "choices": []}"#),
     }
+}
+
+/// Twelve words drawn from a fixed list by a hash of `key` and `seed`: the same request gets the
+/// same sentence, different requests different ones.
+pub fn varied_reply(key: &str, seed: u64) -> String {
+    const WORDS: [&str; 48] = [
+        "parcel", "refund", "invoice", "late", "driver", "account", "password", "screen", "order", "voucher",
+        "weekend", "morning", "urgent", "free", "prize", "call", "meeting", "lunch", "tonight", "train", "ticket",
+        "winner", "claim", "reply", "mobile", "update", "bonus", "offer", "friend", "dinner", "cinema", "holiday",
+        "office", "sorry", "thanks", "great", "quick", "question", "answer", "message", "number", "cash", "week",
+        "home", "school", "doctor", "garden", "music",
+    ];
+    let mut state =
+        seed ^ key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    let mut words = Vec::with_capacity(12);
+    for _ in 0..12 {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        words.push(WORDS[(state >> 33) as usize % WORDS.len()]);
+    }
+    let mut sentence = words.join(" ");
+    sentence[..1].make_ascii_uppercase();
+    sentence.push('.');
+    sentence
 }
 
 fn json_body(text: &'static str) -> Response {

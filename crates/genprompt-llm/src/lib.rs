@@ -3,9 +3,13 @@
 //! Methods (Genetic Prompt, baselines) only see these types; the embedded llama.cpp engine and,
 //! later, OpenAI-compatible endpoints implement the trait. The trait is batch-shaped so that each
 //! backend owns its own concurrency: llama.cpp packs a batch into parallel sequences, an HTTP
-//! backend keeps requests in flight.
+//! backend keeps requests in flight. [`ChatSession`] is the streaming shape for schedules that
+//! keep a window of requests in flight and use each reply as it arrives.
 
 pub mod schema;
+mod session;
+
+pub use session::{BatchSession, ChatSession, Completed};
 
 use std::fmt;
 
@@ -138,6 +142,19 @@ pub trait ChatModel: Send + Sync {
     fn streams_replies(&self) -> bool {
         false
     }
+
+    /// Requests, failures and tokens per endpoint, for backends spread over several (empty
+    /// otherwise); manifests record them.
+    fn endpoint_counts(&self) -> Vec<EndpointCounts> {
+        Vec::new()
+    }
+
+    /// A session that takes requests one at a time and hands results back as they complete.
+    /// Backends that answer in batches keep this default, which answers everything queued in one
+    /// `chat` call when a result is asked for and none is ready.
+    fn session(&self) -> Box<dyn ChatSession + '_> {
+        Box::new(BatchSession::new(self))
+    }
 }
 
 /// Fault counters of a backend that retries (HTTP endpoints), for progress lines and manifests.
@@ -151,6 +168,23 @@ pub struct BackendStats {
     pub connection_errors: u64,
     /// The adaptive cap on requests in flight right now.
     pub concurrency: usize,
+}
+
+/// One endpoint's share of a run; see [`ChatModel::endpoint_counts`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EndpointCounts {
+    pub base_url: String,
+    /// Requests answered or failed there (a request moved to another endpoint counts there).
+    pub requests: u64,
+    pub failed: u64,
+    pub retries: u64,
+    pub connection_errors: u64,
+    pub timeouts: u64,
+    pub server_errors: u64,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    /// Times it stopped answering and was set aside.
+    pub set_aside: u64,
 }
 
 /// Called with a request's index and its result; see [`ChatModel::chat_each`].
@@ -175,6 +209,14 @@ impl<T: ChatModel + ?Sized> ChatModel for Box<T> {
 
     fn streams_replies(&self) -> bool {
         (**self).streams_replies()
+    }
+
+    fn session(&self) -> Box<dyn ChatSession + '_> {
+        (**self).session()
+    }
+
+    fn endpoint_counts(&self) -> Vec<EndpointCounts> {
+        (**self).endpoint_counts()
     }
 }
 

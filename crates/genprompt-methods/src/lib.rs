@@ -32,5 +32,5 @@ pub use genetic::{
 pub use method::{Draft, Method, SYSTEM_PROMPT};
 pub use run::{
     BatchReport, FailedRequest, GenerationOutcome, MIN_CALLS_FOR_FAILURE_SHARE, Offspring, RunConfig, RunObserver,
-    SamplingConfig, run_method,
+    SamplingConfig, Schedule, run_method,
 };

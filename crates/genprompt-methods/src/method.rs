@@ -21,8 +21,10 @@ pub struct Draft {
 
 /// A way of generating rows for one label at a time.
 ///
-/// `run_method` calls `start_label`, then alternates `next_batch` and `kept` until the label has
-/// enough rows or the call cap is reached.
+/// `run_method` calls `start_label`, then, on the generational schedule, alternates `next_batch`
+/// and `kept` until the label has enough rows or the call cap is reached; on the steady schedule
+/// it works on every label at once, through one fresh instance per label (`fresh`), drafting one
+/// request at a time (`next_draft`) and reporting each draft's fate (`kept`, `draft_settled`).
 pub trait Method {
     /// Name in the manifest, e.g. "genetic" or "simprompt".
     fn name(&self) -> &'static str;
@@ -52,6 +54,20 @@ pub trait Method {
 
     /// The request of draft `draft_idx` of the last batch failed (no reply at all).
     fn request_failed(&mut self, _draft_idx: usize) {}
+
+    /// A new instance with the same settings and no label started: the steady schedule runs one
+    /// per label.
+    fn fresh(&self) -> Box<dyn Method + '_>;
+
+    /// Steady schedule: the draft numbered `seq` within the label, from the state as it is now;
+    /// `None` when the method cannot draft more.
+    fn next_draft(&mut self, seq: usize) -> Option<Draft> {
+        self.next_batch(1, seq).pop()
+    }
+
+    /// Steady schedule: draft `seq` was settled, its reply used (`kept` has been called if it was
+    /// kept) or, with `failed`, its request failed.
+    fn draft_settled(&mut self, _seq: usize, _failed: bool) {}
 
     /// Prompts per batch this method prefers, if it has a reason to (e.g. the paper's per-offspring
     /// pool update); `None` keeps the run's batch size.

@@ -3,7 +3,7 @@
 
 use std::sync::Mutex;
 
-use genprompt_llm::{BackendStats, ChatModel, ChatReply, ChatRequest, LlmError, ModelIdentity, OnReply};
+use genprompt_llm::{BackendStats, ChatModel, ChatReply, ChatRequest, ChatSession, LlmError, ModelIdentity, OnReply};
 
 use crate::{CacheMode, RequestKey, ResponseCache, RunJournal, Scope, StoreError};
 
@@ -60,6 +60,13 @@ impl<M: ChatModel> StoredChat<M> {
         StoredChat { inner, scope, stores, mode, retry_failed, stats: Mutex::default() }
     }
 
+    /// Counts requests asked for and sent to the backend.
+    pub(crate) fn count(&self, requests: u64, sent: u64) {
+        let mut stats = self.stats.lock().expect("stats lock");
+        stats.requests += requests;
+        stats.sent += sent;
+    }
+
     pub fn stats(&self) -> StoreStats {
         *self.stats.lock().expect("stats lock")
     }
@@ -79,7 +86,7 @@ impl<M: ChatModel> StoredChat<M> {
     }
 
     /// What the stores already know about `request`: a reply, a recorded failure, or nothing.
-    fn lookup(
+    pub(crate) fn lookup(
         &self,
         key: &RequestKey,
         request: &ChatRequest,
@@ -111,7 +118,7 @@ impl<M: ChatModel> StoredChat<M> {
 
     /// Records what the backend answered; a reply that cannot be saved counts as failed, so it
     /// is asked for again rather than silently lost on resume.
-    fn record(
+    pub(crate) fn record(
         &self,
         key: &RequestKey,
         request: &ChatRequest,
@@ -190,6 +197,16 @@ impl<M: ChatModel> ChatModel for StoredChat<M> {
         self.inner.streams_replies()
     }
 
+    fn endpoint_counts(&self) -> Vec<genprompt_llm::EndpointCounts> {
+        self.inner.endpoint_counts()
+    }
+
+    /// Answers from the journal and cache first, records what the backend hands over as it
+    /// arrives, and hands results out in the journal's order of use where it has one.
+    fn session(&self) -> Box<dyn ChatSession + '_> {
+        Box::new(crate::session::StoredSession::new(self))
+    }
+
     fn chat_each(&self, requests: &[ChatRequest], on_reply: &OnReply<'_>) -> Vec<Result<ChatReply, LlmError>> {
         let keys: Vec<RequestKey> = requests.iter().map(|r| RequestKey::of(&self.scope, r)).collect();
         let mut results: Vec<Option<Result<ChatReply, LlmError>>> = Vec::with_capacity(requests.len());
@@ -210,11 +227,7 @@ impl<M: ChatModel> ChatModel for StoredChat<M> {
                 }
             }
         }
-        {
-            let mut stats = self.stats.lock().expect("stats lock");
-            stats.requests += requests.len() as u64;
-            stats.sent += pending.len() as u64;
-        }
+        self.count(requests.len() as u64, pending.len() as u64);
         if pending.is_empty() {
             return results.into_iter().map(|r| r.expect("every result is known")).collect();
         }

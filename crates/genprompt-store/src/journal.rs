@@ -25,7 +25,8 @@ CREATE TABLE IF NOT EXISTS rows (
     lineage TEXT NOT NULL,
     truncated INTEGER NOT NULL,
     request_key BLOB NOT NULL
-);";
+);
+CREATE TABLE IF NOT EXISTS uses (seq INTEGER PRIMARY KEY, key BLOB NOT NULL);";
 
 /// An accepted row as the journal keeps it, with the key of the request that produced it.
 #[derive(Clone, Debug, PartialEq)]
@@ -164,6 +165,23 @@ impl RunJournal {
         tx.commit().map_err(|e| self.db.sql(e))
     }
 
+    /// Notes that the reply (or failure) of `key` was used next: the steady schedule uses replies
+    /// in arrival order, and a resumed run replays them in this order.
+    pub fn record_use(&self, key: &RequestKey) -> Result<(), StoreError> {
+        self.db
+            .conn
+            .execute("INSERT INTO uses (key) VALUES (?1)", params![key.0.as_slice()])
+            .map(drop)
+            .map_err(|e| self.db.sql(e))
+    }
+
+    /// The keys whose results were used, in the order they were used.
+    pub fn uses(&self) -> Result<Vec<RequestKey>, StoreError> {
+        let mut statement = self.db.conn.prepare("SELECT key FROM uses ORDER BY seq").map_err(|e| self.db.sql(e))?;
+        let keys = statement.query_map([], |row| row.get::<_, Vec<u8>>(0)).map_err(|e| self.db.sql(e))?;
+        keys.map(|key| key.map(|key| RequestKey(key_bytes(&key))).map_err(|e| self.db.sql(e))).collect()
+    }
+
     pub fn row_count(&self) -> Result<u64, StoreError> {
         self.db.count("rows")
     }
@@ -178,8 +196,7 @@ impl RunJournal {
         let rows = statement
             .query_map([], |row| {
                 let key: Vec<u8> = row.get(5)?;
-                let mut request = [0u8; 32];
-                request.copy_from_slice(&key[..32.min(key.len())]);
+                let request = key_bytes(&key);
                 Ok(JournalRow {
                     id: row.get(0)?,
                     label: row.get(1)?,
@@ -192,4 +209,11 @@ impl RunJournal {
             .map_err(|e| self.db.sql(e))?;
         rows.collect::<Result<_, _>>().map_err(|e| self.db.sql(e))
     }
+}
+
+fn key_bytes(key: &[u8]) -> [u8; 32] {
+    let mut bytes = [0u8; 32];
+    let n = key.len().min(32);
+    bytes[..n].copy_from_slice(&key[..n]);
+    bytes
 }

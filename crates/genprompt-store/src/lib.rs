@@ -13,6 +13,7 @@ mod chat;
 mod db;
 mod journal;
 mod key;
+mod session;
 
 use std::path::PathBuf;
 
@@ -37,5 +38,7 @@ pub enum StoreError {
     Diverged { id: String },
 }
 
+#[cfg(test)]
+mod session_tests;
 #[cfg(test)]
 mod tests;

@@ -62,6 +62,16 @@ impl Method {
     }
 }
 
+/// The generation schedule; see `genprompt_methods::Schedule`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScheduleKind {
+    /// Batches with a barrier (the paper's): same seed, same bytes on the embedded engine.
+    Generational,
+    /// Every label at once, a window of requests always in flight, each reply used as it
+    /// arrives: keeps endpoints busy.
+    Steady,
+}
+
 /// How a method generates; the defaults reproduce the paper.
 #[derive(Clone, Debug, PartialEq)]
 pub struct GenerationSettings {
@@ -74,8 +84,14 @@ pub struct GenerationSettings {
     /// Drop a row whose cosine similarity to a kept row of its label reaches this; `None` keeps
     /// near duplicates (exact ones are still dropped when cleaning).
     pub near_duplicates: Option<f32>,
-    /// Prompts per batch; the pool is updated after each batch.
+    /// Prompts per batch on the generational schedule; the pool is updated after each batch.
     pub batch_size: usize,
+    /// When replies are used: `None` chooses per backend (steady for endpoints, generational for
+    /// the embedded engine, whose replies depend on their batch-mates).
+    pub schedule: Option<ScheduleKind>,
+    /// Requests always submitted on the steady schedule (default: `max_in_flight` times the
+    /// number of endpoints).
+    pub window: Option<usize>,
     pub temperature: f32,
     pub top_p: f32,
     /// Most tokens per generated text.
@@ -92,6 +108,8 @@ impl Default for GenerationSettings {
             cleaning: Cleaning::Clean,
             near_duplicates: Some(0.95),
             batch_size: 20,
+            schedule: None,
+            window: None,
             temperature: 1.0,
             top_p: 1.0,
             max_tokens: 256,

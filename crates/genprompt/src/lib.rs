@@ -47,7 +47,7 @@ pub use cancel::CancelToken;
 pub use compare::{COMPARE_METHODS, CompareConfig, Compared, compare, method_spec};
 pub use config::{
     CacheMode, Cleaning, GeneSchedule, GenerationSettings, GeneticVariant, Method, ParentSelection, PoolUpdate,
-    RowSource, StoreConfig, TaskSource,
+    RowSource, ScheduleKind, StoreConfig, TaskSource,
 };
 pub use dry_run::{DryRun, dry_run};
 pub use embed_file::{Embedded, embed_file};

@@ -19,10 +19,11 @@ pub struct ModelArgs {
     #[arg(long)]
     pub threads: Option<usize>,
     /// An OpenAI-compatible endpoint (OpenAI, vLLM, Ollama, llama.cpp server), e.g.
-    /// http://127.0.0.1:8080/v1. Without it: the task file's [llm] base_url, else the
-    /// OPENAI_BASE_URL environment variable, else the embedded model.
+    /// http://127.0.0.1:8080/v1; repeat it for several endpoints serving the same model (requests
+    /// go where there is free capacity; one that stops answering is set aside). Without it: the
+    /// task file's [llm] base_url or base_urls, else OPENAI_BASE_URL, else the embedded model.
     #[arg(long, value_name = "URL")]
-    pub base_url: Option<String>,
+    pub base_url: Vec<String>,
     /// The endpoint's model name (required with --base-url).
     #[arg(long, value_name = "NAME")]
     pub model: Option<String>,
@@ -80,6 +81,12 @@ pub enum AblationArg {
     WordAsGene,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ScheduleArg {
+    Steady,
+    Generational,
+}
+
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum PoolUpdateArg {
     /// Offspring join the pool after each batch (official code).
@@ -133,9 +140,18 @@ pub struct GenerationArgs {
     /// Keep near duplicates (exact duplicates are still dropped in clean mode).
     #[arg(long)]
     pub keep_near_duplicates: bool,
-    /// Prompts per batch; the pool is updated after each batch.
+    /// Prompts per batch on the generational schedule; the pool is updated after each batch.
     #[arg(long, default_value_t = 20)]
     pub batch_size: usize,
+    /// steady: every label at once, --window requests always in flight, each reply used as it
+    /// arrives (default with an endpoint); generational: batches with a barrier, the paper's
+    /// (default with the embedded model, whose runs give the same bytes for the same seed).
+    #[arg(long, value_enum)]
+    pub schedule: Option<ScheduleArg>,
+    /// Requests always in flight on the steady schedule (default: --max-in-flight times the
+    /// number of endpoints).
+    #[arg(long)]
+    pub window: Option<usize>,
     #[arg(long, default_value_t = 1.0)]
     pub temperature: f32,
     #[arg(long, default_value_t = 1.0)]

@@ -8,6 +8,7 @@ mod errors;
 mod methods;
 mod pipeline;
 mod resume;
+mod steady;
 mod subjectivity;
 
 use std::path::{Path, PathBuf};

@@ -131,6 +131,10 @@ fn endpoint_args<'a>(server_url: &'a str, n: &'a str, batch: &'a str, out: &'a s
         "--model",
         "test-model",
         "--keep-near-duplicates",
+        // These runs check the generational schedule's promise: the resumed dataset is the
+        // uninterrupted one, byte for byte (tests/it/steady.rs covers the steady schedule).
+        "--schedule",
+        "generational",
     ]
 }
 

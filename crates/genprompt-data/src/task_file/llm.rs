@@ -8,6 +8,9 @@ use toml::Spanned;
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct LlmSettings {
     pub base_url: Option<String>,
+    /// Several endpoints serving the same model (`base_urls = [...]`); requests are spread over
+    /// them. Empty unless given; never set together with `base_url`.
+    pub base_urls: Vec<String>,
     pub model: Option<String>,
     pub api_key_env: Option<String>,
     pub max_in_flight: Option<usize>,
@@ -25,6 +28,7 @@ pub struct LlmSettings {
 #[serde(deny_unknown_fields)]
 pub(super) struct LlmTable {
     base_url: Option<Spanned<String>>,
+    base_urls: Option<Spanned<Vec<String>>>,
     model: Option<Spanned<String>>,
     api_key_env: Option<Spanned<String>>,
     /// Present only to refuse it with a clear message.
@@ -62,6 +66,22 @@ impl LlmTable {
             && !(url.starts_with("http://") || url.starts_with("https://"))
         {
             problem(field.span().start, format!("base_url must start with http:// or https://, got \"{url}\""));
+        }
+        let mut base_urls = Vec::new();
+        if let Some(field) = &self.base_urls {
+            let at = field.span().start;
+            if self.base_url.is_some() {
+                problem(at, "give either base_url or base_urls, not both".to_string());
+            } else if field.get_ref().is_empty() {
+                problem(at, "base_urls must list at least one URL; leave the field out instead".to_string());
+            }
+            for url in field.get_ref().iter().map(|url| url.trim()) {
+                if url.starts_with("http://") || url.starts_with("https://") {
+                    base_urls.push(url.to_string());
+                } else {
+                    problem(at, format!("every base_urls entry must start with http:// or https://, got \"{url}\""));
+                }
+            }
         }
         let api_key_env = text(&self.api_key_env, problem);
         if let (Some(name), Some(field)) = (&api_key_env, &self.api_key_env)
@@ -104,6 +124,7 @@ impl LlmTable {
             };
         LlmSettings {
             base_url,
+            base_urls,
             model: text(&self.model, problem),
             api_key_env,
             max_in_flight: count(&self.max_in_flight, "max_in_flight", problem).map(|n| n as usize),

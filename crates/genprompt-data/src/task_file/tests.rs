@@ -265,3 +265,18 @@ fn llm_table_problems_are_located_and_keys_never_echoed() {
     let unknown = check_error(&format!("{GOOD}\n[llm]\nmodle = \"x\"\n"), SEEDS);
     assert!(unknown.contains("unknown field `modle`"), "{unknown}");
 }
+
+#[test]
+fn llm_table_takes_several_endpoints() {
+    let fleet = format!("{GOOD}\n[llm]\nbase_urls = [\"http://10.0.0.1:8000/v1\", \"http://10.0.0.2:8000/v1\"]\n");
+    let (result, _, _dir) = check(&fleet, SEEDS);
+    let llm = result.unwrap().llm.unwrap();
+    assert_eq!(llm.base_urls, ["http://10.0.0.1:8000/v1", "http://10.0.0.2:8000/v1"]);
+    assert_eq!(llm.base_url, None);
+    let both = format!("{GOOD}\n[llm]\nbase_url = \"http://a/v1\"\nbase_urls = [\"http://b/v1\", \"c:80\"]\n");
+    let err = check_error(&both, SEEDS);
+    assert!(err.contains("DIR/task.toml:21:13: give either base_url or base_urls, not both"), "{err}");
+    assert!(err.contains("every base_urls entry must start with http:// or https://, got \"c:80\""), "{err}");
+    let empty = check_error(&format!("{GOOD}\n[llm]\nbase_urls = []\n"), SEEDS);
+    assert!(empty.contains("base_urls must list at least one URL"), "{empty}");
+}

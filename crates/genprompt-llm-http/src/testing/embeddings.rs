@@ -36,7 +36,8 @@ pub(super) async fn embeddings(State(shared): State<Arc<Shared>>, headers: Heade
     };
     let key = key.unwrap_or_default().to_string();
     let dim = shared.script().embedding_dim.unwrap_or(EMBEDDING_DIM);
-    answer(shared, headers, body, key, move |request: &Value, _: &str, _: &str| embedding_list(request, dim)).await
+    answer(shared, headers, body, key, true, move |request: &Value, _: &str, _: &str| embedding_list(request, dim))
+        .await
 }
 
 /// An embeddings list as OpenAI sends it, one [`embedding`] per input.

@@ -4,6 +4,7 @@
 mod admission;
 mod embeddings;
 mod faults;
+mod fleet;
 mod json;
 
 use genprompt_llm::{ChatReply, ChatRequest, LlmError};

@@ -12,6 +12,7 @@ use crate::{Draft, Method, MethodError};
 
 /// AttrPrompt (Yu et al. 2023): one value per attribute drawn uniformly from the task's value lists
 /// (the label's own list where it has one), plus two random real examples.
+#[derive(Clone)]
 pub struct AttrPrompt<'a> {
     task: &'a Task,
     rng_seed: u64,
@@ -44,6 +45,10 @@ pub(crate) fn render(task: &Task, label_id: LabelId, attributes: &[(&str, &str)]
 }
 
 impl Method for AttrPrompt<'_> {
+    fn fresh(&self) -> Box<dyn Method + '_> {
+        Box::new(self.clone())
+    }
+
     fn name(&self) -> &'static str {
         "attrprompt"
     }

@@ -38,6 +38,7 @@ impl CurationThresholds {
     }
 }
 
+#[derive(Clone)]
 pub struct Curated<'a> {
     simprompt: SimPrompt<'a>,
     judge: &'a dyn LabelJudge,
@@ -57,6 +58,10 @@ impl<'a> Curated<'a> {
 }
 
 impl Method for Curated<'_> {
+    fn fresh(&self) -> Box<dyn Method + '_> {
+        Box::new(self.clone())
+    }
+
     fn name(&self) -> &'static str {
         "curated"
     }

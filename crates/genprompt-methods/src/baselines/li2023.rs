@@ -41,6 +41,7 @@ fn generation_prompt(task: &Task, label_id: LabelId) -> String {
     prompt
 }
 
+#[derive(Clone)]
 pub struct ZeroShot<'a> {
     task: &'a Task,
     label: LabelId,
@@ -56,6 +57,10 @@ impl<'a> ZeroShot<'a> {
 }
 
 impl Method for ZeroShot<'_> {
+    fn fresh(&self) -> Box<dyn Method + '_> {
+        Box::new(self.clone())
+    }
+
     fn name(&self) -> &'static str {
         "zeroshot"
     }
@@ -100,6 +105,7 @@ impl Method for ZeroShot<'_> {
     }
 }
 
+#[derive(Clone)]
 pub struct FewShot<'a> {
     task: &'a Task,
     rng_seed: u64,
@@ -120,6 +126,10 @@ impl<'a> FewShot<'a> {
 }
 
 impl Method for FewShot<'_> {
+    fn fresh(&self) -> Box<dyn Method + '_> {
+        Box::new(self.clone())
+    }
+
     fn name(&self) -> &'static str {
         "fewshot"
     }

@@ -9,6 +9,7 @@ use crate::{Draft, Method, MethodError};
 
 /// SimPrompt (Ye et al. 2022; Yu et al. 2023): a class-conditional prompt plus two random real
 /// examples of the label, as the Genetic Prompt paper runs it.
+#[derive(Clone)]
 pub struct SimPrompt<'a> {
     task: &'a Task,
     rng_seed: u64,
@@ -51,6 +52,10 @@ pub(crate) fn render(task: &Task, label_id: LabelId, examples: &[&str]) -> Strin
 }
 
 impl Method for SimPrompt<'_> {
+    fn fresh(&self) -> Box<dyn Method + '_> {
+        Box::new(self.clone())
+    }
+
     fn name(&self) -> &'static str {
         "simprompt"
     }

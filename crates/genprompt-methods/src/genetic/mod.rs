@@ -4,6 +4,7 @@ mod crossover;
 mod pool;
 mod prompt;
 mod selection;
+mod steady;
 
 use genprompt_core::{Crossover, GeneRole, LabelId, Lineage, RngStream, SeedRow, Task, rng_for};
 use genprompt_embed::Embeddings;
@@ -76,11 +77,34 @@ pub struct Genetic<'a> {
     pool: Option<Pool>,
     /// Parents of the drafts of the current batch, to release the pair of a failed request.
     batch_parents: Vec<Parents>,
+    /// The steady schedule's parent search and the parents of its unsettled drafts.
+    steady: steady::SteadyParents,
 }
 
 impl<'a> Genetic<'a> {
     pub fn new(task: &'a Task, config: GeneticConfig, rng_seed: u64) -> Genetic<'a> {
-        Genetic { task, config, rng_seed, label: LabelId(0), pool: None, batch_parents: Vec::new() }
+        Genetic {
+            task,
+            config,
+            rng_seed,
+            label: LabelId(0),
+            pool: None,
+            batch_parents: Vec::new(),
+            steady: steady::SteadyParents::default(),
+        }
+    }
+
+    /// The prompt for `parents` with `crossover`, and where it comes from.
+    fn draft(&self, parents: Parents, crossover: &Crossover, batch: usize) -> Draft {
+        let label = self.task.label(self.label);
+        let pool = self.pool.as_ref().expect("start_label comes first");
+        let (first, second) = (pool.member(parents.first()), pool.member(parents.second()));
+        let prompt = render_prompt(self.task, label, [&first.text, &second.text], crossover);
+        Draft {
+            messages: vec![ChatMessage::user(prompt)],
+            lineage: Lineage::genetic([first.id.clone(), second.id.clone()], crossover, batch),
+            shown_texts: vec![first.text.clone(), second.text.clone()],
+        }
     }
 
     fn crossover(&self, batch: usize, rng: &mut impl rand::Rng, shared: &mut Option<Crossover>) -> Crossover {
@@ -140,6 +164,7 @@ impl Method for Genetic<'_> {
         let members = seed_rows.iter().map(|row| Member { id: row.id(), text: row.text.clone() }).collect();
         self.label = label;
         self.pool = Some(Pool::new(members, seed_embeddings));
+        self.steady = steady::SteadyParents::default();
         Ok(())
     }
 
@@ -154,21 +179,28 @@ impl Method for Genetic<'_> {
         }
         let mut crossover_rng = rng_for(self.rng_seed, RngStream::Crossover { label: self.label.0, batch });
         let mut shared_crossover = None;
-        let label = self.task.label(self.label);
         let mut drafts = Vec::with_capacity(all_parents.len());
         for parents in &all_parents {
             let crossover = self.crossover(batch, &mut crossover_rng, &mut shared_crossover);
-            let pool = self.pool.as_ref().expect("start_label comes first");
-            let (first, second) = (pool.member(parents.first()), pool.member(parents.second()));
-            let prompt = render_prompt(self.task, label, [&first.text, &second.text], &crossover);
-            drafts.push(Draft {
-                messages: vec![ChatMessage::user(prompt)],
-                lineage: Lineage::genetic([first.id.clone(), second.id.clone()], &crossover, batch),
-                shown_texts: vec![first.text.clone(), second.text.clone()],
-            });
+            drafts.push(self.draft(*parents, &crossover, batch));
         }
         self.batch_parents = all_parents;
         drafts
+    }
+
+    fn fresh(&self) -> Box<dyn Method + '_> {
+        Box::new(Genetic::new(self.task, self.config, self.rng_seed))
+    }
+
+    fn next_draft(&mut self, seq: usize) -> Option<Draft> {
+        let parents = self.steady_parents(seq)?;
+        let mut crossover_rng = rng_for(self.rng_seed, RngStream::Crossover { label: self.label.0, batch: seq });
+        let crossover = self.crossover(seq, &mut crossover_rng, &mut None);
+        Some(self.draft(parents, &crossover, seq))
+    }
+
+    fn draft_settled(&mut self, seq: usize, failed: bool) {
+        self.settle(seq, failed);
     }
 
     fn kept(&mut self, offspring: &[(String, String)], embeddings: &Embeddings) {

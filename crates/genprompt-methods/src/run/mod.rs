@@ -1,4 +1,6 @@
-//! The machinery every method shares: per label, batch after batch, until enough rows are kept.
+//! The machinery every method shares. Two schedules: generational (per label, batch after batch
+//! with a barrier, until enough rows are kept) and steady (`steady.rs`: every label at once, a
+//! window of requests always in flight, each reply used as it arrives).
 
 use std::collections::HashSet;
 
@@ -26,6 +28,29 @@ pub struct RunConfig {
     /// counted once at least [`MIN_CALLS_FOR_FAILURE_SHARE`] calls were made.
     pub max_failure_share: f64,
     pub rng_seed: u64,
+    pub schedule: Schedule,
+}
+
+/// When replies are used and new requests drafted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Schedule {
+    /// The paper's: per label, `batch_size` drafts, wait for every reply, use them, draft again.
+    /// A batch's replies are used in request order, so runs are reproducible on backends whose
+    /// replies depend on their batch-mates (the embedded engine).
+    Generational,
+    /// Every label at once, `window` requests always submitted: each reply is used as it arrives
+    /// (in arrival order, which a run journal records so a resumed run replays it) and the next
+    /// request of its label is drafted from the pool as it stands then.
+    Steady { window: usize },
+}
+
+impl Schedule {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Schedule::Generational => "generational",
+            Schedule::Steady { .. } => "steady",
+        }
+    }
 }
 
 /// Below this many calls, a few failures say little about the backend; do not stop yet.
@@ -51,6 +76,7 @@ impl RunConfig {
             near_duplicate_threshold: Some(0.95),
             max_failure_share: 0.2,
             rng_seed,
+            schedule: Schedule::Generational,
         }
     }
 }
@@ -116,7 +142,8 @@ pub trait RunObserver: Sync {
 
 impl RunObserver for () {}
 
-/// Runs `method` on every label of `task`; `seed_rows[label]` are the label's real rows.
+/// Runs `method` on every label of `task` on `config.schedule`; `seed_rows[label]` are the
+/// label's real rows (a label without an entry has none, which most methods refuse).
 pub fn run_method(
     task: &Task,
     seed_rows: &[Vec<SeedRow>],
@@ -128,10 +155,14 @@ pub fn run_method(
 ) -> Result<GenerationOutcome, MethodError> {
     // Seed rows never reach the output, whichever label they belong to.
     let seed_keys: HashSet<String> = seed_rows.iter().flatten().map(|row| duplicate_key(&row.text)).collect();
+    if let Schedule::Steady { window } = config.schedule {
+        let run = steady::Steady { task, config, seed_keys: &seed_keys, encoder, observer, window: window.max(1) };
+        return run.run(seed_rows, &*method, chat);
+    }
     let mut outcome = GenerationOutcome { offspring: Vec::new(), counts: Vec::new(), tokens: TokenUsage::default() };
     let mut failures = FailureTally::default();
     for label_id in task.label_ids() {
-        let rows = &seed_rows[label_id.0];
+        let rows = label_seed_rows(seed_rows, label_id);
         let texts: Vec<&str> = rows.iter().map(|row| row.text.as_str()).collect();
         method.start_label(label_id, rows, encoder.encode(&texts)?)?;
         let mut label_run = LabelRun {
@@ -147,6 +178,10 @@ pub fn run_method(
         outcome.counts.push(counts);
     }
     Ok(outcome)
+}
+
+fn label_seed_rows(seed_rows: &[Vec<SeedRow>], label: LabelId) -> &[SeedRow] {
+    seed_rows.get(label.0).map_or(&[], Vec::as_slice)
 }
 
 struct LabelRun<'r> {
@@ -296,47 +331,81 @@ impl LabelRun<'_> {
     }
 
     fn request(&self, draft: &crate::Draft, batch: usize, request: usize) -> ChatRequest {
-        let mut messages = vec![ChatMessage::system(SYSTEM_PROMPT)];
-        messages.extend(draft.messages.iter().cloned());
-        let sampling = &self.config.sampling;
-        ChatRequest {
-            messages,
-            sampling: Sampling {
-                temperature: sampling.temperature,
-                top_p: sampling.top_p,
-                max_tokens: sampling.max_tokens,
-                stop: Vec::new(),
-                seed: stream_seed(self.config.rng_seed, RngStream::Sampling { label: self.label_id.0, batch, request }),
-            },
-            json_schema: None,
-        }
+        build_request(self.config, self.label_id, draft, batch, request)
     }
 
     /// Cleaning, entity tags, copies and exact duplicates; `seen` records the kept texts' keys.
     fn check_text(&self, raw: &str, draft: &crate::Draft, seen: &mut HashSet<String>) -> Result<String, Rejection> {
-        let label = self.task.label(self.label_id);
-        let cleaning = self.config.cleaning;
-        let text = clean_reply(raw, cleaning, &label.name, &self.task.text_kind)?;
-        if let (Cleaning::Clean, Some(relation)) = (cleaning, &self.task.relation) {
-            check_entity_tags(&text, relation)?;
-        }
-        let key = duplicate_key(&text);
-        if self.seed_keys.contains(&key) || draft.shown_texts.iter().any(|shown| duplicate_key(shown) == key) {
-            return Err(Rejection::CopiesParent);
-        }
-        if cleaning == Cleaning::Clean && !seen.insert(key) {
-            return Err(Rejection::Duplicate);
-        }
+        let (text, key) = check_reply(self.task, self.label_id, self.config, self.seed_keys, raw, draft)?;
+        check_duplicate(self.config, key, seen)?;
         Ok(text)
     }
 
     fn is_near_duplicate(&self, embedding: &[f32], kept: &Embeddings) -> bool {
-        let Some(threshold) = self.config.near_duplicate_threshold.filter(|_| self.config.cleaning == Cleaning::Clean)
-        else {
-            return false;
-        };
-        kept.rows().any(|row| genprompt_embed::dot(row, embedding) >= threshold)
+        is_near_duplicate(self.config, embedding, kept)
     }
+}
+
+/// The request of `draft`, with its own sampling seed.
+fn build_request(
+    config: &RunConfig,
+    label: LabelId,
+    draft: &crate::Draft,
+    batch: usize,
+    request: usize,
+) -> ChatRequest {
+    let mut messages = vec![ChatMessage::system(SYSTEM_PROMPT)];
+    messages.extend(draft.messages.iter().cloned());
+    let sampling = &config.sampling;
+    ChatRequest {
+        messages,
+        sampling: Sampling {
+            temperature: sampling.temperature,
+            top_p: sampling.top_p,
+            max_tokens: sampling.max_tokens,
+            stop: Vec::new(),
+            seed: stream_seed(config.rng_seed, RngStream::Sampling { label: label.0, batch, request }),
+        },
+        json_schema: None,
+    }
+}
+
+/// The checks of a reply that need nothing but the reply and its draft: cleaning, entity tags,
+/// copies. Returns the text and its duplicate key.
+fn check_reply(
+    task: &Task,
+    label_id: LabelId,
+    config: &RunConfig,
+    seed_keys: &HashSet<String>,
+    raw: &str,
+    draft: &crate::Draft,
+) -> Result<(String, String), Rejection> {
+    let label = task.label(label_id);
+    let cleaning = config.cleaning;
+    let text = clean_reply(raw, cleaning, &label.name, &task.text_kind)?;
+    if let (Cleaning::Clean, Some(relation)) = (cleaning, &task.relation) {
+        check_entity_tags(&text, relation)?;
+    }
+    let key = duplicate_key(&text);
+    if seed_keys.contains(&key) || draft.shown_texts.iter().any(|shown| duplicate_key(shown) == key) {
+        return Err(Rejection::CopiesParent);
+    }
+    Ok((text, key))
+}
+
+/// Exact duplicates of a kept text (`Clean` only); records the key of a text that passes.
+fn check_duplicate(config: &RunConfig, key: String, seen: &mut HashSet<String>) -> Result<(), Rejection> {
+    if config.cleaning == Cleaning::Clean && !seen.insert(key) {
+        return Err(Rejection::Duplicate);
+    }
+    Ok(())
+}
+
+fn is_near_duplicate(config: &RunConfig, embedding: &[f32], kept: &Embeddings) -> bool {
+    let Some(threshold) = config.near_duplicate_threshold.filter(|_| config.cleaning == Cleaning::Clean) else {
+        return false;
+    };
+    kept.rows().any(|row| genprompt_embed::dot(row, embedding) >= threshold)
 }
 
 fn count_rejection(counts: &mut LabelCounts, rejection: Rejection) {
@@ -352,6 +421,8 @@ fn count_rejection(counts: &mut LabelCounts, rejection: Rejection) {
         Rejection::LlmError => rejected.llm_error += 1,
     }
 }
+
+mod steady;
 
 #[cfg(test)]
 mod tests;

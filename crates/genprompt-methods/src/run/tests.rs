@@ -280,3 +280,5 @@ fn near_duplicates_are_counted_and_relation_tags_enforced() {
     assert!(outcome.counts.iter().all(|c| c.rejected.missing_entity_tags > 0));
     assert!(outcome.offspring.iter().all(|o| o.text.contains("<chemical>")));
 }
+
+mod steady;

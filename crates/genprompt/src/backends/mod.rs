@@ -30,6 +30,9 @@ pub struct LlmConfig {
     /// An OpenAI-compatible endpoint, e.g. `http://127.0.0.1:8080/v1`; without it the task file's
     /// `[llm] base_url`, else `OPENAI_BASE_URL`, else the embedded model.
     pub base_url: Option<String>,
+    /// More endpoints serving the same model, beside `base_url`: requests go where there is free
+    /// capacity, and one that stops answering is set aside while the others carry the run.
+    pub more_base_urls: Vec<String>,
     /// The endpoint's model name.
     pub model: Option<String>,
     /// The environment variable holding the API key (default `OPENAI_API_KEY` if set).
@@ -135,17 +138,21 @@ impl Backends {
                 "an endpoint needs a model name: pass --model NAME or set `model` under [llm] in the task file",
             ));
         };
-        let mut config = genprompt_llm_http::HttpConfig::new(base_url.clone(), model.clone())
-            .with_api_key_env(choice.api_key_env.as_deref())?;
-        config.max_in_flight = choice.max_in_flight;
-        config.requests_per_minute = choice.requests_per_minute;
-        config.input_tokens_per_minute = choice.input_tokens_per_minute;
-        config.output_tokens_per_minute = choice.output_tokens_per_minute;
-        if let Some(timeout) = choice.timeout_s {
-            config.timeout = Duration::from_secs_f64(timeout);
+        let mut configs = Vec::new();
+        for url in std::iter::once(base_url).chain(&choice.more_base_urls) {
+            let mut config = genprompt_llm_http::HttpConfig::new(url.clone(), model.clone())
+                .with_api_key_env(choice.api_key_env.as_deref())?;
+            config.max_in_flight = choice.max_in_flight;
+            config.requests_per_minute = choice.requests_per_minute;
+            config.input_tokens_per_minute = choice.input_tokens_per_minute;
+            config.output_tokens_per_minute = choice.output_tokens_per_minute;
+            if let Some(timeout) = choice.timeout_s {
+                config.timeout = Duration::from_secs_f64(timeout);
+            }
+            tracing::info!(base_url = %url, model = %model, "using an OpenAI-compatible endpoint");
+            configs.push(config);
         }
-        tracing::info!(base_url = %base_url, model = %model, "using an OpenAI-compatible endpoint");
-        let model = genprompt_llm_http::HttpChatModel::new(config)?;
+        let model = genprompt_llm_http::HttpChatModel::with_endpoints(configs)?;
         Ok(LoadedLlm { model: Arc::new(model), choice, engine: None })
     }
 
@@ -216,6 +223,8 @@ pub(crate) struct LoadedLlm {
 pub struct LlmChoice {
     /// `None`: the embedded GGUF model (or the model passed in).
     pub base_url: Option<String>,
+    /// Further endpoints serving the same model.
+    pub more_base_urls: Vec<String>,
     pub model: Option<String>,
     pub api_key_env: Option<String>,
     pub max_in_flight: usize,
@@ -246,7 +255,11 @@ impl LlmChoice {
         let task = task.cloned().unwrap_or_default();
         let env_url =
             read_env.then(|| std::env::var("OPENAI_BASE_URL").ok().filter(|url| !url.trim().is_empty())).flatten();
-        let base_url = args.base_url.clone().or(task.base_url).or(env_url);
+        let (base_url, more_base_urls) = match (&args.base_url, task.base_urls.split_first()) {
+            (Some(url), _) => (Some(url.clone()), args.more_base_urls.clone()),
+            (None, Some((first, rest))) => (Some(first.clone()), rest.to_vec()),
+            (None, None) => (task.base_url.or(env_url), Vec::new()),
+        };
         // The embedded model costs nothing; an endpoint's price is unknown unless given.
         let free = base_url.is_none().then_some(0.0);
         LlmChoice {
@@ -262,6 +275,12 @@ impl LlmChoice {
                 output: args.price_output.or(task.price_output_per_million).or(free),
             },
             base_url,
+            more_base_urls,
         }
+    }
+
+    /// Endpoints the run is spread over (0 for the embedded engine).
+    pub fn n_endpoints(&self) -> usize {
+        self.base_url.as_ref().map_or(0, |_| 1 + self.more_base_urls.len())
     }
 }

@@ -6,7 +6,10 @@ use std::time::{Duration, Instant};
 
 use genprompt_core::ModelInfo;
 use genprompt_embed::{EmbedError, Embeddings, Encoder, EncoderIdentity};
-use genprompt_llm::{BackendStats, ChatModel, ChatReply, ChatRequest, LlmError, ModelIdentity, OnReply};
+use genprompt_llm::{
+    BackendStats, ChatModel, ChatReply, ChatRequest, ChatSession, Completed, EndpointCounts, LlmError, ModelIdentity,
+    OnReply,
+};
 
 /// Adds up the wall time spent inside a backend.
 pub struct Timed<T> {
@@ -51,6 +54,42 @@ impl<T: ChatModel> ChatModel for Timed<T> {
     fn streams_replies(&self) -> bool {
         self.inner.streams_replies()
     }
+
+    fn endpoint_counts(&self) -> Vec<EndpointCounts> {
+        self.inner.endpoint_counts()
+    }
+
+    /// The backend's own session; the time spent waiting for results counts as time inside it.
+    fn session(&self) -> Box<dyn ChatSession + '_> {
+        Box::new(TimedSession { inner: self.inner.session(), spent: &self.spent })
+    }
+}
+
+/// A session whose waits for results are added to its `Timed`'s total.
+struct TimedSession<'a> {
+    inner: Box<dyn ChatSession + 'a>,
+    spent: &'a Mutex<Duration>,
+}
+
+impl ChatSession for TimedSession<'_> {
+    fn submit(&mut self, id: u64, request: ChatRequest) {
+        self.inner.submit(id, request);
+    }
+
+    fn next(&mut self) -> Option<Completed> {
+        let started = Instant::now();
+        let next = self.inner.next();
+        *self.spent.lock().expect("timer lock is never poisoned") += started.elapsed();
+        next
+    }
+
+    fn try_next(&mut self) -> Option<Completed> {
+        self.inner.try_next()
+    }
+
+    fn pending(&self) -> usize {
+        self.inner.pending()
+    }
 }
 
 impl<T: Encoder> Encoder for Timed<T> {
@@ -90,6 +129,14 @@ impl ChatModel for SharedChat {
 
     fn streams_replies(&self) -> bool {
         self.0.streams_replies()
+    }
+
+    fn endpoint_counts(&self) -> Vec<EndpointCounts> {
+        self.0.endpoint_counts()
+    }
+
+    fn session(&self) -> Box<dyn ChatSession + '_> {
+        self.0.session()
     }
 }
 

@@ -7,12 +7,12 @@ use genprompt_data::LoadedTask;
 use genprompt_embed::Encoder;
 use genprompt_methods::{
     AttrPrompt, Curated, CurationThresholds, FewShot, Genetic, GeneticConfig, GeneticVariant, Method as RunnableMethod,
-    RunConfig, SamplingConfig, SimPrompt, ZeroShot,
+    RunConfig, SamplingConfig, Schedule, SimPrompt, ZeroShot,
 };
 use serde_json::{Value, json};
 
 use super::Job;
-use crate::config::{GenerationSettings, StoreConfig};
+use crate::config::{GenerationSettings, ScheduleKind, StoreConfig};
 use crate::curation::ProbeJudge;
 use crate::{Error, Method, Result};
 
@@ -119,7 +119,28 @@ pub(super) fn parameters(
     .map(|(key, value)| (key.to_string(), value))
     .collect();
     parameters.extend(method.parameters().into_iter().map(|(key, value)| (key.to_string(), value)));
+    // Absent: the generational schedule (runs made before there was another).
+    if let Schedule::Steady { window } = config.schedule {
+        parameters.insert("schedule".to_string(), json!("steady"));
+        parameters.insert("window".to_string(), json!(window));
+    }
     parameters
+}
+
+/// The schedule of a run: as set, else steady on endpoints (keeps them busy; replies do not
+/// depend on each other) and generational on the embedded engine (its replies depend on their
+/// batch-mates, and its runs promise the same bytes for the same seed).
+pub(crate) fn schedule(settings: &GenerationSettings, choice: &crate::backends::LlmChoice) -> Schedule {
+    let endpoints = choice.n_endpoints();
+    let kind =
+        settings.schedule.unwrap_or(if endpoints > 0 { ScheduleKind::Steady } else { ScheduleKind::Generational });
+    match kind {
+        ScheduleKind::Generational => Schedule::Generational,
+        ScheduleKind::Steady => {
+            let window = settings.window.unwrap_or(choice.max_in_flight * endpoints.max(1));
+            Schedule::Steady { window: window.max(1) }
+        }
+    }
 }
 
 #[cfg(test)]

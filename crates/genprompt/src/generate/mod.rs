@@ -175,8 +175,9 @@ pub(crate) fn generate_with(
     cancel: &CancelToken,
 ) -> Result<Generated> {
     check_method_settings(job.method, job.settings)?;
-    let (loaded, config, out) = (job.loaded, job.config, job.out);
+    let (loaded, out) = (job.loaded, job.out);
     let choice = &llm.choice;
+    let config = &RunConfig { schedule: method::schedule(job.settings, choice), ..job.config.clone() };
     let encoder = Timed::new(EncoderRef(encoder));
     let judge = train_judge(job, &encoder)?;
     let mut method = build_method(job, judge.as_ref())?;

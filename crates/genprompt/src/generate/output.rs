@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use genprompt_core::{Cost, LabelCounts, MANIFEST_FORMAT_VERSION, Manifest, RequestCounts, Row, Timings};
+use genprompt_core::{
+    Cost, EndpointUsage, LabelCounts, MANIFEST_FORMAT_VERSION, Manifest, RequestCounts, Row, Timings,
+};
 use genprompt_data::{DataError, LoadedTask, RowWriter, write_json_atomic};
 use genprompt_embed::Encoder;
 use genprompt_llm::ChatModel;
@@ -81,6 +83,21 @@ pub(super) fn manifest(loaded: &LoadedTask, outcome: &GenerationOutcome, facts: 
         price_output_per_million: choice.prices.output,
         usd: choice.prices.cost(stats.paid_prompt_tokens, stats.paid_completion_tokens),
     };
+    let endpoints = chat.endpoint_counts().into_iter().filter(|_| !choice.more_base_urls.is_empty());
+    let endpoints = endpoints
+        .map(|e| EndpointUsage {
+            base_url: e.base_url,
+            requests: e.requests,
+            failed: e.failed,
+            retries: e.retries,
+            connection_errors: e.connection_errors,
+            timeouts: e.timeouts,
+            server_errors: e.server_errors,
+            prompt_tokens: e.prompt_tokens,
+            completion_tokens: e.completion_tokens,
+            set_aside: e.set_aside,
+        })
+        .collect();
     Manifest {
         format_version: MANIFEST_FORMAT_VERSION,
         genprompt_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -98,6 +115,7 @@ pub(super) fn manifest(loaded: &LoadedTask, outcome: &GenerationOutcome, facts: 
         tokens: outcome.tokens,
         requests,
         cost,
+        endpoints,
         timings,
     }
 }

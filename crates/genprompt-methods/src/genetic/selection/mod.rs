@@ -4,10 +4,12 @@
 mod exact;
 mod index;
 mod kernel;
+mod stream;
 
 use rand::Rng;
 
 pub(crate) use index::FarIndex;
+pub(crate) use stream::PairStream;
 
 use super::Pool;
 
