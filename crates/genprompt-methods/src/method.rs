@@ -22,7 +22,8 @@ pub struct Draft {
 /// A way of generating rows for one label at a time.
 ///
 /// `run_method` calls `start_label`, then alternates `next_batch` and `kept` until the label has
-/// enough rows or the call cap is reached.
+/// enough rows or the call cap is reached. That order is the contract: `next_batch` or `kept`
+/// before any `start_label` is a caller bug, and methods may panic on it.
 pub trait Method {
     /// Name in the manifest, e.g. "genetic" or "simprompt".
     fn name(&self) -> &'static str;
@@ -41,8 +42,9 @@ pub trait Method {
     /// Up to `n` drafts for batch `batch`; fewer (even none) when the method cannot draft more.
     fn next_batch(&mut self, n: usize, batch: usize) -> Vec<Draft>;
 
-    /// The offspring kept from the last batch (id, text) with their embeddings, in order.
-    fn kept(&mut self, offspring: &[(String, String)], embeddings: &Embeddings);
+    /// The offspring kept from the last batch (id, text) with their embeddings, in order; an
+    /// error if they do not fit (a count or dimension that differs).
+    fn kept(&mut self, offspring: &[(String, String)], embeddings: &Embeddings) -> Result<(), MethodError>;
 
     /// A last look at the batch's candidates (already cleaned and deduplicated), by embedding:
     /// `false` drops a candidate as curated out. Most methods keep everything.

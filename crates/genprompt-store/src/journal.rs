@@ -164,6 +164,11 @@ impl RunJournal {
         tx.commit().map_err(|e| self.db.sql(e))
     }
 
+    /// Replies on record (failures not included).
+    pub fn reply_count(&self) -> Result<u64, StoreError> {
+        self.db.count("responses")
+    }
+
     pub fn row_count(&self) -> Result<u64, StoreError> {
         self.db.count("rows")
     }
@@ -178,8 +183,11 @@ impl RunJournal {
         let rows = statement
             .query_map([], |row| {
                 let key: Vec<u8> = row.get(5)?;
-                let mut request = [0u8; 32];
-                request.copy_from_slice(&key[..32.min(key.len())]);
+                // A key of another length is a damaged file: an error, not a panic.
+                let request: [u8; 32] = key.as_slice().try_into().map_err(|_| {
+                    let message = format!("a request key of {} bytes instead of 32", key.len());
+                    rusqlite::Error::FromSqlConversionFailure(5, rusqlite::types::Type::Blob, message.into())
+                })?;
                 Ok(JournalRow {
                     id: row.get(0)?,
                     label: row.get(1)?,

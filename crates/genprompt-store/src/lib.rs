@@ -38,4 +38,6 @@ pub enum StoreError {
 }
 
 #[cfg(test)]
+mod batch_tests;
+#[cfg(test)]
 mod tests;
