@@ -19,6 +19,9 @@
 //! - `orchestration`: the HTTP backend against a fixed-latency server at 1..512 requests in
 //!   flight, against Curator on the same server (see `orchestration.rs`).
 //!
+//! - `fuzz [--iterations N] [--target T] [--seed S]`: not a benchmark; every parser of outside
+//!   input on N (default 10^6) mutated and generated inputs per target (see `fuzz/mod.rs`).
+//!
 //! - `endpoint-check URL MODEL [json|embeddings]`: not a benchmark; structured output and embeddings against a
 //!   real server, used by `bench/llama_cpp_server_check.sh`.
 //!
@@ -26,6 +29,7 @@
 //! `... -- finetune [N rows, default 160]`, `... -- orchestration [max in flight, default 512]`
 
 mod endpoint_check;
+mod fuzz;
 mod llm;
 mod orchestration;
 mod selection;
@@ -39,6 +43,9 @@ use genprompt_models::{DEFAULT_ENCODER, Home};
 fn main() {
     let mut args = std::env::args().skip(1);
     let what = args.next().unwrap_or_else(|| "llm".to_string());
+    if what == "fuzz" {
+        return fuzz::main(&args.collect::<Vec<_>>());
+    }
     if what == "endpoint-check" {
         let (url, model) = (args.next().expect("base URL"), args.next().expect("model name"));
         return endpoint_check::run(&url, &model, args.next().as_deref());

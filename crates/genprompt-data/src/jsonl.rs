@@ -124,10 +124,16 @@ impl RowWriter {
 
 /// Writes a pretty-printed JSON document atomically (temporary file, then rename).
 pub fn write_json_atomic<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), DataError> {
+    let mut text = serde_json::to_string_pretty(value).map_err(|err| DataError::io(path, err.into()))?;
+    text.push('\n');
+    write_text_atomic(path, &text)
+}
+
+/// Writes a text file atomically (temporary file, then rename): readers see the old file or
+/// the whole new one, and a failed write leaves nothing behind.
+pub fn write_text_atomic(path: &Path, text: &str) -> Result<(), DataError> {
     let staging = staging_file(path)?;
     let io_err = |source| DataError::io(path, source);
-    let mut text = serde_json::to_string_pretty(value).map_err(|err| io_err(err.into()))?;
-    text.push('\n');
     std::fs::write(staging.path(), text).map_err(io_err)?;
     staging.persist(path).map_err(|err| io_err(err.error))?;
     Ok(())

@@ -76,3 +76,20 @@ fn crlf_and_a_missing_final_newline_are_read() {
     let rows: Vec<_> = RowReader::open(&path).unwrap().map(Result::unwrap).collect();
     assert_eq!(rows.iter().map(|(line, row)| (*line, row.text.as_str())).collect::<Vec<_>>(), [(1, "a"), (2, "b")]);
 }
+
+#[test]
+fn a_text_file_is_replaced_whole_or_not_at_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("README.md");
+    write_text_atomic(&path, "# one\n").unwrap();
+    write_text_atomic(&path, "# two\n").unwrap();
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "# two\n");
+    // A folder in the way: an error naming the file, and no staging file left behind.
+    let blocked = dir.path().join("blocked");
+    std::fs::create_dir(&blocked).unwrap();
+    let err = write_text_atomic(&blocked, "x").unwrap_err();
+    assert!(err.to_string().contains("blocked"), "{err}");
+    let names: Vec<String> =
+        std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+}

@@ -16,6 +16,9 @@ mod config;
 mod embeddings;
 mod error;
 mod json;
+/// The response parsers, for fuzzing; behind the `testing` feature.
+#[cfg(feature = "testing")]
+pub mod parsers;
 /// The fault-injecting test server; behind the `testing` feature.
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -64,6 +67,8 @@ pub struct HttpStats {
     pub completion_tokens: u64,
     /// The adaptive limit on requests in flight right now.
     pub current_concurrency: usize,
+    /// Attempts waiting for a slot under that limit (or for a `Retry-After` pause) right now.
+    pub waiting_for_admission: usize,
 }
 
 /// A reply of [`HttpChatModel::chat_json`] and the JSON value parsed from it.
@@ -97,13 +102,14 @@ impl HttpChatModel {
             backend: "openai-compatible".to_string(),
             name: config.model.clone(),
             sha256: String::new(),
+            batch_settings: None,
         };
         let (client, runtime) = connect(config.clone(), "chat/completions").map_err(load)?;
         Ok(HttpChatModel { identity, client: Arc::new(client), runtime: Some(runtime) })
     }
 
     pub fn stats(&self) -> HttpStats {
-        self.client.counters.snapshot(self.client.admission.limit())
+        self.client.counters.snapshot(&self.client.admission)
     }
 
     /// Like `chat`, but asks for JSON matching `schema` (`response_format: json_schema`) and

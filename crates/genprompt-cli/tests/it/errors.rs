@@ -56,6 +56,38 @@ fn malformed_jsonl_names_file_and_line() {
 }
 
 #[test]
+fn invalid_utf8_in_a_jsonl_file_or_the_task_file_names_file_and_line() {
+    let context = TestContext::new();
+    tiny_task(&context);
+    let eval = ["eval", "--train", "train.jsonl", "--test", "test.jsonl", "--out", "out"];
+    let path = context.write("train.jsonl", "{\"text\": \"a\", \"label\": \"sports\"}\n");
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes.extend_from_slice(b"{\"text\": \"caf\xe9\", \"label\": \"sports\"}\n");
+    std::fs::write(&path, bytes).unwrap();
+    check(&context, &eval, "error: train.jsonl:2:13: invalid UTF-8 (byte 0xe9); save the file as UTF-8");
+
+    let mut task = std::fs::read(context.path("task.toml")).unwrap();
+    task.extend_from_slice(b"# caf\xe9\n");
+    std::fs::write(context.path("task.toml"), task).unwrap();
+    check(
+        &context,
+        &["generate", "--task", "task.toml", "-n", "2", "--out", "out"],
+        "invalid UTF-8; save the task file",
+    );
+}
+
+#[test]
+fn finetuning_with_an_embeddings_endpoint_is_refused() {
+    // The fine-tuned encoder is the local MiniLM; metrics.json would name the endpoint's model.
+    let context = TestContext::new();
+    tiny_task(&context);
+    let args = ["eval", "--train", "seeds.jsonl", "--test", "test.jsonl", "--classifier", "finetune"];
+    let mut args = args.to_vec();
+    args.extend(["--encoder-base-url", "http://127.0.0.1:9/v1", "--encoder-model", "m", "--out", "out"]);
+    check(&context, &args, "--classifier finetune cannot fine-tune an --encoder-base-url endpoint");
+}
+
+#[test]
 fn missing_model_files_given_by_path_are_bad_input() {
     let context = TestContext::new();
     tiny_task(&context);
