@@ -116,8 +116,9 @@ pub(crate) struct Shared {
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
     completed: AtomicUsize,
-    /// Hits waiting at the gate.
+    /// Hits waiting at the gate, and hits that went through it.
     held: AtomicUsize,
+    passed: AtomicUsize,
 }
 
 impl Shared {
@@ -322,6 +323,7 @@ pub(crate) async fn answer(
         if let Ok(permit) = gate.acquire().await {
             permit.forget();
         }
+        shared.passed.fetch_add(1, Ordering::SeqCst);
         shared.held.fetch_sub(1, Ordering::SeqCst);
     }
     while let Fault::After(delay, inner) = fault {

@@ -104,3 +104,31 @@ fn usage_errors_exit_with_2_and_help_works_everywhere() {
         assert!(run.stdout().contains("Usage: genprompt"), "{command}");
     }
 }
+
+/// The README's command list names every value of `--method` and `--mix`, as `--help` lists them.
+#[test]
+fn the_readme_command_list_names_every_method_and_mix() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let commands = readme.split("## Commands").nth(1).and_then(|s| s.split("```").nth(1)).expect("a command block");
+    let context = TestContext::new();
+    for (command, flag) in [("generate", "--method"), ("eval", "--mix")] {
+        let help = context.run(&[command, "--help"]).success().stdout();
+        let values: Vec<&str> = help
+            .split(&format!("{flag} <"))
+            .nth(1)
+            .and_then(|s| s.split("Possible values:").nth(1))
+            .unwrap_or_default()
+            .lines()
+            .map(str::trim)
+            .take_while(|line| line.starts_with("- "))
+            .filter_map(|line| line[2..].split(':').next())
+            .collect();
+        assert!(values.len() >= 4, "{command} {flag}: {values:?}");
+        let line = commands.lines().find(|l| l.contains(&format!("{flag} "))).expect("the flag is in the list");
+        let listed: Vec<&str> =
+            line.split(&format!("{flag} ")).nth(1).unwrap().split([' ', ']']).next().unwrap().split('|').collect();
+        for value in values {
+            assert!(listed.contains(&value), "README's `{flag}` list lacks {value}: {listed:?}");
+        }
+    }
+}

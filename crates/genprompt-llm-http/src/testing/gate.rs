@@ -30,6 +30,13 @@ impl FaultServer {
         }
     }
 
+    /// Hits that went through the gate so far: a test that released `n` waits for `n` here
+    /// before it reads [`FaultServer::held`], as a released hit still counts as held until it
+    /// has woken up.
+    pub fn passed(&self) -> usize {
+        self.shared.passed.load(Ordering::SeqCst)
+    }
+
     /// Hits waiting at the gate right now.
     pub fn held(&self) -> usize {
         self.shared.held.load(Ordering::SeqCst)

@@ -14,14 +14,15 @@ use crate::{batch, model};
 const PATIENCE: Duration = Duration::from_secs(60);
 const SETTLE: Duration = Duration::from_secs(20);
 
-/// Waits until every request of the running calls that is not finished (`total` minus the
-/// replies and failures so far) is held at the server or waiting for admission; returns how
-/// many are held.
-fn settle(server: &FaultServer, model: &HttpChatModel, total: u64) -> usize {
+/// Waits until the server has let `passed` hits through its gate and every request of the
+/// running calls that is not finished (`total` minus the replies and failures so far) is held at
+/// the server or waiting for admission; returns how many are held.
+fn settle(server: &FaultServer, model: &HttpChatModel, total: u64, passed: usize) -> usize {
     let started = Instant::now();
     loop {
         let stats = model.stats();
-        if (server.held() + stats.waiting_for_admission) as u64 == total - stats.requests {
+        let still = (server.held() + stats.waiting_for_admission) as u64 == total - stats.requests;
+        if server.passed() == passed && still {
             return server.held();
         }
         if started.elapsed() > SETTLE {
@@ -50,7 +51,7 @@ fn requests_in_flight_never_exceed_the_cap() {
         let call = s.spawn(|| model.chat(&batch(0..24)));
         // Release one reply at a time: the client always refills to exactly the cap.
         for done in 0..24 {
-            assert_eq!(settle(&server, &model, 24), (24 - done).min(4), "after {done} replies");
+            assert_eq!(settle(&server, &model, 24, done), (24 - done).min(4), "after {done} replies");
             server.release(1);
         }
         assert!(call.join().unwrap().iter().all(Result::is_ok));
@@ -68,10 +69,10 @@ fn concurrency_halves_after_429s_and_grows_back_by_one_per_run_of_successes() {
     let model = patient(&server, 8);
     std::thread::scope(|s| {
         let call = s.spawn(|| model.chat(&batch(0..8)));
-        assert_eq!(settle(&server, &model, 8), 8, "all eight are sent at once");
+        assert_eq!(settle(&server, &model, 8, 0), 8, "all eight are sent at once");
         // All eight are refused: one round of 429s halves the limit once, and only four retries go out.
         server.release(8);
-        assert_eq!(settle(&server, &model, 8), 4);
+        assert_eq!(settle(&server, &model, 8, 8), 4);
         assert_eq!(model.stats().current_concurrency, 4);
         // Four successes at limit 4 raise it to 5; the last four are too few to raise it again.
         server.release_all();
@@ -79,14 +80,16 @@ fn concurrency_halves_after_429s_and_grows_back_by_one_per_run_of_successes() {
     });
     assert_eq!(model.stats().current_concurrency, 5);
     assert_eq!(model.stats().rate_limited, 8);
+    let passed = server.passed();
     server.hold();
     std::thread::scope(|s| {
         let call = s.spawn(|| model.chat(&batch(8..16)));
-        assert_eq!(settle(&server, &model, 16), 5, "the next batch never sees the full cap");
+        assert_eq!(settle(&server, &model, 16, passed), 5, "the next batch never sees the full cap");
         server.release_all();
         assert!(call.join().unwrap().iter().all(Result::is_ok));
     });
-    assert_eq!(model.stats().current_concurrency, 6, "five more successes at 5 raise it to 6");
+    // The run of successes carries over: one more makes five at 5 (-> 6), six more make 7.
+    assert_eq!(model.stats().current_concurrency, 7);
 }
 
 #[test]
