@@ -64,7 +64,7 @@ fn invalid_utf8_in_a_jsonl_file_or_the_task_file_names_file_and_line() {
     let mut bytes = std::fs::read(&path).unwrap();
     bytes.extend_from_slice(b"{\"text\": \"caf\xe9\", \"label\": \"sports\"}\n");
     std::fs::write(&path, bytes).unwrap();
-    check(&context, &eval, "error: train.jsonl:2:13: invalid UTF-8 (byte 0xe9); save the file as UTF-8");
+    check(&context, &eval, "train.jsonl:2:14: invalid UTF-8 (byte 0xe9); save the file as UTF-8");
 
     let mut task = std::fs::read(context.path("task.toml")).unwrap();
     task.extend_from_slice(b"# caf\xe9\n");
@@ -119,6 +119,7 @@ fn the_readme_command_list_names_every_method_and_mix() {
             .and_then(|s| s.split("Possible values:").nth(1))
             .unwrap_or_default()
             .lines()
+            .skip(1)
             .map(str::trim)
             .take_while(|line| line.starts_with("- "))
             .filter_map(|line| line[2..].split(':').next())
