@@ -29,6 +29,9 @@
 //!   Curator beside it; `endpoints [in flight each]`: three endpoints, one killed mid-run (see
 //!   `steady.rs`).
 //!
+//! - `fuzz [--iterations N] [--target T] [--seed S]`: not a benchmark; every parser of outside
+//!   input on N (default 10^6) mutated and generated inputs per target (see `fuzz/mod.rs`).
+//!
 //! - `endpoint-check URL MODEL [json|embeddings]`: not a benchmark; structured output and embeddings against a
 //!   real server, used by `bench/llama_cpp_server_check.sh`.
 //!
@@ -36,6 +39,7 @@
 //! `... -- finetune [N rows, default 160]`, `... -- orchestration [max in flight, default 512]`
 
 mod endpoint_check;
+mod fuzz;
 mod llm;
 mod orchestration;
 mod selection;
@@ -50,6 +54,9 @@ use genprompt_models::{DEFAULT_ENCODER, Home};
 fn main() {
     let mut args = std::env::args().skip(1);
     let what = args.next().unwrap_or_else(|| "llm".to_string());
+    if what == "fuzz" {
+        return fuzz::main(&args.collect::<Vec<_>>());
+    }
     if what == "endpoint-check" {
         let (url, model) = (args.next().expect("base URL"), args.next().expect("model name"));
         return endpoint_check::run(&url, &model, args.next().as_deref());

@@ -135,7 +135,7 @@ fn gaussian(rng: &mut impl Rng) -> f32 {
 }
 
 fn pool_of(embeddings: Embeddings) -> Pool {
-    Pool::new(members(embeddings.len()), embeddings)
+    Pool::new(members(embeddings.len()), embeddings).expect("one member per embedding")
 }
 
 /// Empty texts: the bench measures selection, not the members' strings.
@@ -157,7 +157,7 @@ fn speed(n: usize, shape: Shape) {
     for _ in 0..BATCHES {
         let rows = source.rows(BATCH);
         let started = Instant::now();
-        pool.add(members(BATCH), &rows);
+        pool.add(members(BATCH), &rows).expect("one member per embedding");
         let chosen = select_parents(&mut pool, ParentSelection::Active, BATCH, &mut rng);
         steady.push(started.elapsed().as_secs_f64());
         assert_eq!(chosen.len(), BATCH);
@@ -249,7 +249,7 @@ fn quality(name: &str, rows: &mut dyn FnMut(usize) -> Embeddings, start: usize, 
     while pool.len() < n {
         let chosen = select_parents(&mut pool, ParentSelection::Active, BATCH, &mut rng);
         used.extend(chosen.iter().map(|c| (c.first(), c.second())));
-        pool.add(members(BATCH), &rows(BATCH));
+        pool.add(members(BATCH), &rows(BATCH)).expect("one member per embedding");
     }
     let n = pool.len();
     let keep = BATCH * (BATCHES + 1) + used.len();
@@ -261,7 +261,7 @@ fn quality(name: &str, rows: &mut dyn FnMut(usize) -> Embeddings, start: usize, 
     for batch in 0..BATCHES {
         if batch > 0 {
             let old = pool.len();
-            pool.add(members(BATCH), &rows(BATCH));
+            pool.add(members(BATCH), &rows(BATCH)).expect("one member per embedding");
             let all = pool.embeddings();
             let new_pairs = (old..pool.len()).flat_map(|j| (0..j).map(move |i| (OrdF32(all.cosine(i, j)), i, j)));
             exact = lowest(exact.into_iter().chain(new_pairs), keep);

@@ -22,7 +22,7 @@ pub fn scores_table(columns: &[(&str, &Metrics)]) -> Table {
     table.add_row(row("macro-F1".into(), &|m| m.summary.macro_f1.percent()));
     for (label_idx, label) in columns.first().map_or(&[][..], |(_, m)| &m.labels[..]).iter().enumerate() {
         table.add_row(row(format!("  F1 {label}"), &|m| {
-            m.runs.first().and_then(|run| run.per_label.get(label_idx)).map_or_else(|| "-".into(), |s| pct(s.f1))
+            m.per_label_mean.get(label_idx).map_or_else(|| "-".into(), |s| pct(s.f1))
         }));
     }
     table.add_row(row("APS (lower = more diverse)".into(), &|m| num(m.intrinsic.aps.overall)));
@@ -42,12 +42,13 @@ pub fn scores_table(columns: &[(&str, &Metrics)]) -> Table {
     table
 }
 
-/// Precision, recall, F1 and support of every label (first run).
+/// Precision, recall and F1 of every label, averaged over the runs, and support.
 pub fn per_label_table(metrics: &Metrics) -> Table {
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED);
-    table.set_header(["label", "precision", "recall", "F1", "support"]);
-    for scores in metrics.runs.first().map_or(&[][..], |run| &run.per_label[..]) {
+    let runs = format!("(mean of {} runs)", metrics.runs.len());
+    table.set_header(["label", &format!("precision\n{runs}"), "recall", "F1", "support"]);
+    for scores in &metrics.per_label_mean {
         table.add_row([
             scores.label.clone(),
             format!("{:.1}", 100.0 * scores.precision),

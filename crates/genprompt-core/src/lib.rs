@@ -10,9 +10,10 @@ mod row;
 mod task;
 
 pub use manifest::{
-    Cost, EndpointUsage, LabelCounts, MANIFEST_FORMAT_VERSION, Manifest, ModelInfo, RejectionCounts, RequestCounts,
+    Cost, EndpointUsage, LabelCounts, MANIFEST_FORMAT_VERSION, Manifest, ManifestError, ModelInfo, RejectionCounts,
+    RequestCounts,
     Timings, TokenUsage,
 };
-pub use rng::{RngStream, rng_for, stream_seed};
+pub use rng::{RngStream, rng_for, run_seed, stream_seed};
 pub use row::{Crossover, GeneRole, Lineage, Row, SeedRow};
 pub use task::{Attributes, Gene, Label, LabelId, RelationSpec, SeedSelection, Task, TaskKind, ValueLists};

@@ -56,6 +56,37 @@ pub struct EndpointUsage {
     pub set_aside: u64,
 }
 
+/// Why a `manifest.json` cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("not a genprompt manifest: {0}")]
+    Malformed(String),
+    #[error(
+        "the manifest has format_version {found}; this genprompt reads up to {MANIFEST_FORMAT_VERSION}: upgrade genprompt"
+    )]
+    Newer { found: u64 },
+}
+
+impl Manifest {
+    /// Parses a manifest, checking `format_version` before anything else: a newer format is
+    /// refused by name instead of failing on whichever field changed; older ones read with the
+    /// defaults of the fields added since (version 1 had no `requests` and `cost`).
+    pub fn from_json(text: &str) -> Result<Manifest, ManifestError> {
+        let value: Value = serde_json::from_str(text).map_err(|err| ManifestError::Malformed(err.to_string()))?;
+        let version = value
+            .get("format_version")
+            .ok_or_else(|| ManifestError::Malformed("no format_version field".to_string()))?;
+        let found = version
+            .as_u64()
+            .filter(|v| *v >= 1)
+            .ok_or_else(|| ManifestError::Malformed(format!("format_version {version} is not a version number")))?;
+        if found > u64::from(MANIFEST_FORMAT_VERSION) {
+            return Err(ManifestError::Newer { found });
+        }
+        serde_json::from_value(value).map_err(|err| ManifestError::Malformed(err.to_string()))
+    }
+}
+
 /// Where a run's LLM replies came from. A resumed run counts its replayed replies here too.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequestCounts {
@@ -148,3 +179,7 @@ pub struct Timings {
     pub generation_s: f64,
     pub embedding_s: f64,
 }
+
+#[cfg(test)]
+#[path = "manifest_tests.rs"]
+mod tests;

@@ -35,6 +35,12 @@ pub fn stream_seed(rng_seed: u64, stream: RngStream) -> u64 {
     parts.iter().fold(splitmix(rng_seed), |acc, part| splitmix(acc ^ splitmix(*part)))
 }
 
+/// The seed of repeated run `run` (0, 1, ...) under `rng_seed`: `rng_seed + run`, wrapping
+/// past `u64::MAX` instead of overflowing, so any `--seed` works.
+pub fn run_seed(rng_seed: u64, run: usize) -> u64 {
+    rng_seed.wrapping_add(run as u64)
+}
+
 fn splitmix(mut z: u64) -> u64 {
     z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -56,5 +62,13 @@ mod tests {
         assert_eq!(a, b);
         assert_ne!(a, c);
         assert_ne!(a, d);
+    }
+
+    #[test]
+    fn run_seeds_count_up_and_wrap_instead_of_overflowing() {
+        assert_eq!((run_seed(7, 0), run_seed(7, 2)), (7, 9));
+        assert_eq!(run_seed(u64::MAX, 0), u64::MAX);
+        assert_eq!(run_seed(u64::MAX, 1), 0);
+        assert_eq!(run_seed(u64::MAX - 1, 3), 1);
     }
 }

@@ -7,34 +7,54 @@ use genprompt_core::Row;
 use crate::{DataError, Location};
 
 /// Streams `Row`s from a JSONL file; blank lines are skipped, anything else must be a row.
-pub struct RowReader {
+pub struct RowReader<R = BufReader<File>> {
     path: PathBuf,
-    lines: std::io::Lines<BufReader<File>>,
+    input: R,
     line_no: usize,
+    buf: Vec<u8>,
 }
 
 impl RowReader {
     pub fn open(path: &Path) -> Result<RowReader, DataError> {
         let file = File::open(path).map_err(|source| DataError::io(path, source))?;
-        Ok(RowReader { path: path.to_path_buf(), lines: BufReader::new(file).lines(), line_no: 0 })
+        Ok(RowReader::new(path, BufReader::new(file)))
     }
 }
 
-impl Iterator for RowReader {
+impl<R: BufRead> RowReader<R> {
+    /// Reads rows from `input`; `path` names it in errors.
+    pub fn new(path: &Path, input: R) -> RowReader<R> {
+        RowReader { path: path.to_path_buf(), input, line_no: 0, buf: Vec::new() }
+    }
+}
+
+impl<R: BufRead> Iterator for RowReader<R> {
     /// The 1-based line number and the row.
     type Item = Result<(usize, Row), DataError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            let line = match self.lines.next()? {
-                Ok(line) => line,
+            self.buf.clear();
+            match self.input.read_until(b'\n', &mut self.buf) {
+                Ok(0) => return None,
+                Ok(_) => {}
                 Err(source) => return Some(Err(DataError::io(&self.path, source))),
-            };
+            }
             self.line_no += 1;
+            let location = |column| Location { path: self.path.clone(), line: self.line_no, column };
+            let line = match std::str::from_utf8(&self.buf) {
+                Ok(line) => line.strip_suffix('\n').map_or(line, |l| l.strip_suffix('\r').unwrap_or(l)),
+                Err(err) => {
+                    let valid = std::str::from_utf8(&self.buf[..err.valid_up_to()]).unwrap_or_default();
+                    let message =
+                        format!("invalid UTF-8 (byte 0x{:02x}); save the file as UTF-8", self.buf[err.valid_up_to()]);
+                    return Some(Err(DataError::invalid(location(Some(valid.chars().count() + 1)), message)));
+                }
+            };
             if line.trim().is_empty() {
                 continue;
             }
-            return Some(parse_row(&self.path, self.line_no, &line).map(|row| (self.line_no, row)));
+            return Some(parse_row(&self.path, self.line_no, line).map(|row| (self.line_no, row)));
         }
     }
 }
@@ -79,7 +99,7 @@ impl RowWriter {
     }
 
     pub fn write<T: serde::Serialize>(&mut self, row: &T) -> Result<(), DataError> {
-        let out = self.out.as_mut().expect("write after finish; this is a bug");
+        let out = self.out.as_mut().expect("invariant: `out` is set until `finish`, which consumes the writer");
         let io_err = |source| DataError::io(&self.path, source);
         serde_json::to_writer(&mut *out, row).map_err(|err| io_err(err.into()))?;
         out.write_all(b"\n").map_err(io_err)?;
@@ -92,10 +112,11 @@ impl RowWriter {
     }
 
     pub fn finish(mut self) -> Result<PathBuf, DataError> {
-        let out = self.out.take().expect("finish called twice; this is a bug");
+        let out = self.out.take().expect("invariant: `out` is set until `finish`, which consumes the writer");
         let file = out.into_inner().map_err(|err| DataError::io(&self.path, err.into_error()))?;
         file.sync_all().map_err(|source| DataError::io(&self.path, source))?;
-        let staging = self.staging.take().expect("staging file exists until finish");
+        let staging =
+            self.staging.take().expect("invariant: `staging` is set until `finish`, which consumes the writer");
         staging.persist(&self.path).map_err(|err| DataError::io(&self.path, err.error))?;
         Ok(self.path.clone())
     }
@@ -103,10 +124,16 @@ impl RowWriter {
 
 /// Writes a pretty-printed JSON document atomically (temporary file, then rename).
 pub fn write_json_atomic<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), DataError> {
+    let mut text = serde_json::to_string_pretty(value).map_err(|err| DataError::io(path, err.into()))?;
+    text.push('\n');
+    write_text_atomic(path, &text)
+}
+
+/// Writes a text file atomically (temporary file, then rename): readers see the old file or
+/// the whole new one, and a failed write leaves nothing behind.
+pub fn write_text_atomic(path: &Path, text: &str) -> Result<(), DataError> {
     let staging = staging_file(path)?;
     let io_err = |source| DataError::io(path, source);
-    let mut text = serde_json::to_string_pretty(value).map_err(|err| io_err(err.into()))?;
-    text.push('\n');
     std::fs::write(staging.path(), text).map_err(io_err)?;
     staging.persist(path).map_err(|err| io_err(err.error))?;
     Ok(())

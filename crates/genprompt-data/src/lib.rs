@@ -10,7 +10,7 @@ mod parquet_file;
 mod task_file;
 
 pub use error::{DataError, Location};
-pub use jsonl::{RowReader, RowWriter, read_rows, write_json_atomic};
+pub use jsonl::{RowReader, RowWriter, read_rows, write_json_atomic, write_text_atomic};
 pub use parquet_file::write_parquet;
 pub use task_file::{LlmSettings, LoadedTask, load_task, load_task_text};
 

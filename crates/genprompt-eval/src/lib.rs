@@ -21,9 +21,9 @@ mod text_stats;
 
 pub use error::EvalError;
 pub use intrinsic::{chamfer, chamfer_n_queries, cmd, label_faithfulness, remote_clique, top_k_similarity};
-pub use metrics::{Aps, ClassificationReport, LabelScores, aps, classification_report};
+pub use metrics::{Aps, ClassificationReport, LabelScores, aps, classification_report, mean_per_label};
 pub use probe::{Probe, ProbeConfig};
-pub use report::{IntrinsicConfig, IntrinsicReport, intrinsic_report};
+pub use report::{IntrinsicConfig, IntrinsicReport, intrinsic_report, intrinsic_report_with};
 pub use self_bleu::{self_bleu, self_bleu_n_hypotheses};
 pub use subjectivity::{AgreementPoint, accuracy_by_agreement, agreement_thresholds, average_ranks, spearman};
 pub use text_stats::{TextStats, text_stats, tokenize};

@@ -31,6 +31,31 @@ pub struct LabelScores {
     pub support: usize,
 }
 
+/// Precision, recall and F1 of every label averaged over runs (each run's report scores the same
+/// labels in the same order); support is the first run's, as every run tests the same rows.
+/// Empty for no runs.
+pub fn mean_per_label(runs: &[ClassificationReport]) -> Vec<LabelScores> {
+    let Some(first) = runs.first() else { return Vec::new() };
+    let n = runs.len() as f64;
+    first
+        .per_label
+        .iter()
+        .enumerate()
+        .map(|(idx, scores)| {
+            let mean = |score: fn(&LabelScores) -> f64| {
+                runs.iter().filter_map(|run| run.per_label.get(idx)).map(score).sum::<f64>() / n
+            };
+            LabelScores {
+                label: scores.label.clone(),
+                precision: mean(|s| s.precision),
+                recall: mean(|s| s.recall),
+                f1: mean(|s| s.f1),
+                support: scores.support,
+            }
+        })
+        .collect()
+}
+
 /// Average pairwise cosine similarity (lower = more diverse). A mean over no pairs is `None`:
 /// one text per label has no intra-label pair, one label has no inter-label pair.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]

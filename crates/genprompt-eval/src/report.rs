@@ -73,6 +73,21 @@ pub fn intrinsic_report(
     real: Option<(&Embeddings, &Probe)>,
     config: &IntrinsicConfig,
 ) -> IntrinsicReport {
+    let (real, judge) = (real.map(|(x, _)| x), real.map(|(_, probe)| probe));
+    intrinsic_report_with(synthetic, synthetic_labels, synthetic_texts, real, judge, config)
+}
+
+/// Like [`intrinsic_report`], with the real rows and the probe given apart: without a probe
+/// trained on real *training* rows, label faithfulness is left out (`None`) rather than judged
+/// by a probe trained on the test rows it is compared with.
+pub fn intrinsic_report_with(
+    synthetic: &Embeddings,
+    synthetic_labels: &[usize],
+    synthetic_texts: &[&str],
+    real: Option<&Embeddings>,
+    judge: Option<&Probe>,
+    config: &IntrinsicConfig,
+) -> IntrinsicReport {
     let n_synthetic = synthetic.len();
     assert_eq!(
         n_synthetic,
@@ -84,15 +99,14 @@ pub fn intrinsic_report(
     let corpus = Corpus::new(synthetic_texts);
     IntrinsicReport {
         n_synthetic,
-        n_real: real.map(|(real_embeddings, _)| real_embeddings.len()),
+        n_real: real.map(Embeddings::len),
         aps: aps(synthetic, synthetic_labels),
         remote_clique: remote_clique(synthetic),
         chamfer: chamfer(synthetic, config.chamfer_max_queries, config.rng_seed),
         chamfer_n_queries: chamfer_n_queries(n_synthetic, config.chamfer_max_queries),
-        cmd: real.and_then(|(real_embeddings, _)| cmd(synthetic, real_embeddings, config.n_moments)),
-        top_k_similarity: real
-            .and_then(|(real_embeddings, _)| top_k_similarity(real_embeddings, synthetic, config.top_k)),
-        label_faithfulness: real.map(|(_, probe)| label_faithfulness(probe, synthetic, synthetic_labels)),
+        cmd: real.and_then(|real| cmd(synthetic, real, config.n_moments)),
+        top_k_similarity: real.and_then(|real| top_k_similarity(real, synthetic, config.top_k)),
+        label_faithfulness: judge.map(|probe| label_faithfulness(probe, synthetic, synthetic_labels)),
         text: corpus.stats(),
         self_bleu: corpus_self_bleu(&corpus, config.self_bleu_hypotheses, config.rng_seed),
         self_bleu_n_hypotheses: self_bleu_n_hypotheses(n_synthetic, config.self_bleu_hypotheses),

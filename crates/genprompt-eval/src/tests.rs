@@ -253,3 +253,35 @@ fn probe_rejects_bad_input() {
     let empty_batch = ProbeConfig { batch_size: 0, ..config };
     assert_eq!(train(&two, &[0, 1], 2, &empty_batch).to_string(), "invalid probe config: batch size must be positive");
 }
+
+#[test]
+fn per_label_scores_are_averaged_over_runs_not_taken_from_the_first() {
+    let labels = ["a".to_string(), "b".to_string()];
+    let gold = [0, 0, 1, 1];
+    let runs = [
+        classification_report(&labels, &gold, &[0, 0, 1, 1]),
+        classification_report(&labels, &gold, &[0, 1, 1, 1]),
+        classification_report(&labels, &gold, &[1, 1, 1, 1]),
+    ];
+    let mean = crate::mean_per_label(&runs);
+    assert_eq!(mean.len(), 2);
+    assert_eq!((mean[0].label.as_str(), mean[0].support), ("a", 2));
+    // Recall of "a": 1, 1/2, 0; precision of "b": 1, 2/3, 1/2.
+    assert!((mean[0].recall - 0.5).abs() < 1e-12, "{mean:?}");
+    assert!((mean[1].precision - (1.0 + 2.0 / 3.0 + 0.5) / 3.0).abs() < 1e-12, "{mean:?}");
+    let f1s: Vec<f64> = runs.iter().map(|r| r.per_label[1].f1).collect();
+    assert!((mean[1].f1 - f1s.iter().sum::<f64>() / 3.0).abs() < 1e-12);
+    assert!(crate::mean_per_label(&[]).is_empty());
+}
+
+#[test]
+fn without_a_judge_label_faithfulness_is_left_out_but_the_real_set_still_counts() {
+    let rows = [[1.0f32, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9]];
+    let x = Embeddings::from_rows_normalised(2, &rows);
+    let texts = ["a b", "a c", "d e", "d f"];
+    let report =
+        crate::intrinsic_report_with(&x, &[0, 0, 1, 1], &texts, Some(&x), None, &crate::IntrinsicConfig::standard());
+    assert_eq!(report.label_faithfulness, None);
+    assert_eq!(report.n_real, Some(4));
+    assert!(report.cmd.is_some() && report.top_k_similarity.is_some());
+}

@@ -1,6 +1,7 @@
 //! Fine-tunes a BERT-family sentence encoder (all-MiniLM-L6-v2 by default) with a linear head on
-//! CPU: the "fine-tuned encoder" downstream evaluation of method.md §5, beside the frozen-encoder
-//! probe of `genprompt-eval`.
+//! CPU: the downstream evaluation of the Genetic Prompt paper (Han et al., EMNLP Findings 2025),
+//! which fine-tunes a whole encoder (RoBERTa-base there) on the synthetic rows and scores it on
+//! real test rows; beside the frozen-encoder probe of `genprompt-eval`.
 //!
 //! The model is the BERT module of `genprompt-embed-candle` in its differentiable mode, mean
 //! pooling over real tokens, then one linear layer; the loss is cross-entropy. Every parameter
@@ -64,7 +65,8 @@ pub struct FinetuneConfig {
 }
 
 impl FinetuneConfig {
-    /// The paper's protocol (method.md §5) scaled to MiniLM on a CPU:
+    /// The paper's fine-tuning protocol (Han et al., 2025, and its released scripts) scaled to
+    /// MiniLM on a CPU:
     ///
     /// * `learning_rate` 5e-5, not the paper's 1e-5: that was for RoBERTa-base (125M parameters,
     ///   12 layers); MiniLM-L6 has 22M parameters in 6 layers and moves less per step, and 5e-5 is

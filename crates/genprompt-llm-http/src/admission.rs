@@ -5,6 +5,7 @@
 //! [`Admission`] wraps them for async callers.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
@@ -205,6 +206,17 @@ pub(crate) struct Admission {
     window: Mutex<Window>,
     budgets: Mutex<Budgets>,
     freed: Notify,
+    /// Attempts waiting for a slot or a pause to end.
+    waiting: AtomicUsize,
+}
+
+/// Counts an attempt as waiting until dropped (admitted or cancelled).
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// A slot in flight; returned on drop.
@@ -220,7 +232,17 @@ impl Drop for Permit<'_> {
 impl Admission {
     pub(crate) fn new(aimd: Aimd, budgets: Budgets) -> Admission {
         let window = Window { aimd, in_flight: 0, paused_until: None };
-        Admission { window: Mutex::new(window), budgets: Mutex::new(budgets), freed: Notify::new() }
+        Admission {
+            window: Mutex::new(window),
+            budgets: Mutex::new(budgets),
+            freed: Notify::new(),
+            waiting: AtomicUsize::new(0),
+        }
+    }
+
+    /// Attempts waiting for a slot under the limit (or for a pause to end) right now.
+    pub(crate) fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::SeqCst)
     }
 
     fn window(&self) -> std::sync::MutexGuard<'_, Window> {
@@ -237,6 +259,8 @@ impl Admission {
 
     /// Waits for a slot under the current limit, past any pause, then for the budgets.
     pub(crate) async fn admit(&self, cost: Cost) -> Permit<'_> {
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        let waiting = Waiting(&self.waiting);
         loop {
             let freed = self.freed.notified();
             tokio::pin!(freed);
@@ -258,6 +282,7 @@ impl Admission {
                 None => freed.await,
             }
         }
+        drop(waiting);
         let permit = Permit(self);
         loop {
             let taken = self.budgets().try_take(cost, Instant::now());

@@ -35,7 +35,7 @@ fn bump(counter: &AtomicU64, by: u64) {
 }
 
 impl Counters {
-    pub(crate) fn snapshot(&self, current_concurrency: usize) -> HttpStats {
+    pub(crate) fn snapshot(&self, admission: &Admission) -> HttpStats {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         HttpStats {
             requests: get(&self.requests),
@@ -51,7 +51,8 @@ impl Counters {
             truncated: get(&self.truncated),
             prompt_tokens: get(&self.prompt_tokens),
             completion_tokens: get(&self.completion_tokens),
-            current_concurrency,
+            current_concurrency: admission.limit(),
+            waiting_for_admission: admission.waiting(),
         }
     }
 }
@@ -163,6 +164,10 @@ impl Client {
                             "the server is congested; fewer requests in flight"
                         );
                     }
+                    // Pause before freeing the slot, or a waiting request takes it at once.
+                    if let Some(wait) = wait.filter(|wait| *wait <= self.config.max_retry_after) {
+                        self.admission.pause_until(Instant::now() + wait);
+                    }
                     drop(permit);
                     self.admission.refund(reserved);
                     if endpoint_trouble(&error) && self.health.failure(Instant::now()) {
@@ -171,11 +176,8 @@ impl Client {
                     (error, wait)
                 }
             };
-            if let Some(wait) = wait {
-                if wait > self.config.max_retry_after {
-                    return Err(self.fail(HttpError::RetryAfterTooLong(wait)));
-                }
-                self.admission.pause_until(Instant::now() + wait);
+            if let Some(wait) = wait.filter(|wait| *wait > self.config.max_retry_after) {
+                return Err(self.fail(HttpError::RetryAfterTooLong(wait)));
             }
             if attempt >= tries {
                 return Err(self.fail(HttpError::GaveUp { tries, last: Box::new(error) }));

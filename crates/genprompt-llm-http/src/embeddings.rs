@@ -65,7 +65,7 @@ impl HttpEncoder {
 
     /// Fault and usage counters (requests are batches here; completion tokens stay zero).
     pub fn stats(&self) -> HttpStats {
-        self.client.counters.snapshot(self.client.admission.limit())
+        self.client.counters.snapshot(&self.client.admission)
     }
 
     /// Sends every batch concurrently; one result per batch, in order.
@@ -174,7 +174,7 @@ async fn embed(client: &Client, texts: Vec<String>) -> Result<Vec<Vec<f32>>, Htt
 }
 
 /// Reads a 2xx body: exactly `n` vectors, ordered by their `index` when the server gives one.
-fn parse(body: &[u8], n: usize) -> Result<(Vec<Vec<f32>>, Option<u32>), String> {
+pub(crate) fn parse(body: &[u8], n: usize) -> Result<(Vec<Vec<f32>>, Option<u32>), String> {
     let list: List = serde_json::from_slice(body).map_err(|err| format!("not an embeddings list: {err}"))?;
     if list.data.len() != n {
         return Err(format!("{} vectors for {n} texts", list.data.len()));
@@ -187,7 +187,10 @@ fn parse(body: &[u8], n: usize) -> Result<(Vec<Vec<f32>>, Option<u32>), String> 
             _ => return Err(format!("vector index {index} is out of range or repeated")),
         }
     }
-    let vectors = slots.into_iter().map(|v| v.expect("n distinct indices below n fill every slot")).collect();
+    let vectors = slots
+        .into_iter()
+        .map(|v| v.expect("invariant: n items with distinct indices below n fill all n slots"))
+        .collect();
     Ok((vectors, list.usage.and_then(|u| u.prompt_tokens)))
 }
 

@@ -18,6 +18,9 @@ mod error;
 mod fleet;
 mod health;
 mod json;
+/// The response parsers, for fuzzing; behind the `testing` feature.
+#[cfg(feature = "testing")]
+pub mod parsers;
 /// The fault-injecting test server; behind the `testing` feature.
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -71,6 +74,8 @@ pub struct HttpStats {
     pub completion_tokens: u64,
     /// The adaptive limit on requests in flight right now.
     pub current_concurrency: usize,
+    /// Attempts waiting for a slot under that limit (or for a `Retry-After` pause) right now.
+    pub waiting_for_admission: usize,
 }
 
 /// A reply of [`HttpChatModel::chat_json`] and the JSON value parsed from it.
@@ -137,6 +142,7 @@ impl HttpChatModel {
             backend: "openai-compatible".to_string(),
             name: first.model.clone(),
             sha256: String::new(),
+            batch_settings: None,
         };
         let up = Arc::new(std::sync::atomic::AtomicUsize::new(configs.len()));
         let mut clients = Vec::with_capacity(configs.len());

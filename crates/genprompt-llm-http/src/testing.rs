@@ -11,7 +11,7 @@ use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -27,6 +27,7 @@ use tokio::sync::Semaphore;
 use crate::HttpConfig;
 
 mod embeddings;
+mod gate;
 use embeddings::embeddings;
 pub use embeddings::{EMBEDDING_DIM, embedding};
 
@@ -86,6 +87,9 @@ pub struct Hit {
     pub completed_before: usize,
     pub authorization: Option<String>,
     pub body: Value,
+    /// When the hit arrived, for tests of waits the client must honour (a lower bound on the
+    /// gap between two hits never depends on scheduling).
+    pub at: Instant,
 }
 
 #[derive(Default)]
@@ -105,6 +109,8 @@ pub(crate) struct Script {
     no_json_schema: bool,
     /// Normal answers are a sentence drawn from the request's key and seed ([`varied_reply`]).
     varied: bool,
+    /// While set, every hit waits here for a permit that [`FaultServer::release`] gives.
+    gate: Option<Arc<Semaphore>>,
     pub(crate) embedding_dim: Option<usize>,
 }
 
@@ -117,6 +123,9 @@ pub(crate) struct Shared {
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
     completed: AtomicUsize,
+    /// Hits waiting at the gate, and hits that went through it.
+    held: AtomicUsize,
+    passed: AtomicUsize,
 }
 
 impl Shared {
@@ -342,7 +351,7 @@ pub(crate) async fn answer(
     let in_flight = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
     shared.max_in_flight.fetch_max(in_flight, Ordering::SeqCst);
     let _in_flight = InFlight(shared.clone());
-    let (mut fault, latency, workers, varied) = {
+    let (mut fault, latency, workers, varied, gate) = {
         let mut script = shared.script();
         let attempt =
             if script.not_recording { 0 } else { 1 + script.hits.iter().filter(|hit| hit.key == key).count() };
@@ -350,14 +359,25 @@ pub(crate) async fn answer(
         let fault = next.or_else(|| script.default.clone()).unwrap_or(Fault::Ok);
         let completed_before = shared.completed.load(Ordering::SeqCst);
         if !script.not_recording {
-            let hit = Hit { key: key.clone(), attempt, in_flight, completed_before, authorization, body: body.clone() };
+            let at = Instant::now();
+            let hit =
+                Hit { key: key.clone(), attempt, in_flight, completed_before, authorization, body: body.clone(), at };
             script.hits.push(hit);
         }
         shared.n_hits.fetch_add(1, Ordering::SeqCst);
         shared.hit.notify_all();
         let latency = script.embedding_latency.filter(|_| embeddings).unwrap_or(script.latency);
-        (fault, latency, script.workers.clone(), script.varied)
+        (fault, latency, script.workers.clone(), script.varied, script.gate.clone())
     };
+    if let Some(gate) = gate {
+        shared.held.fetch_add(1, Ordering::SeqCst);
+        // A closed gate (release_all) lets everyone through.
+        if let Ok(permit) = gate.acquire().await {
+            permit.forget();
+        }
+        shared.passed.fetch_add(1, Ordering::SeqCst);
+        shared.held.fetch_sub(1, Ordering::SeqCst);
+    }
     while let Fault::After(delay, inner) = fault {
         tokio::time::sleep(delay).await;
         fault = *inner;

@@ -156,11 +156,15 @@ pub(crate) fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Durati
         return seconds(secs);
     }
     let at = httpdate::parse_http_date(value).ok()?;
-    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+    // Capped like the numeric forms: a date centuries ahead is "very long", not an overflow risk.
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO).min(MAX_WAIT))
 }
 
+/// The longest wait any header can ask for (about 31 years); callers refuse far less anyway.
+const MAX_WAIT: Duration = Duration::from_secs(1_000_000_000);
+
 fn seconds(secs: f64) -> Option<Duration> {
-    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(1e9)))
+    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(MAX_WAIT.as_secs_f64())))
 }
 
 /// What `x-ratelimit-*` headers say about one budget (requests or tokens).
@@ -257,6 +261,15 @@ mod tests {
         assert_eq!(retry_after(&date, now), Some(Duration::from_secs(10)));
         assert_eq!(retry_after(&headers(&[("retry-after", "soon")]), now), None);
         assert_eq!(retry_after(&headers(&[]), now), None);
+    }
+
+    #[test]
+    fn a_date_centuries_ahead_is_capped_like_the_numeric_forms() {
+        // Found by `genprompt-bench fuzz --target headers`.
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_480);
+        let far = headers(&[("retry-after", "Wed, 21 Oct 6015 07:28:00 GMT")]);
+        assert_eq!(retry_after(&far, now), Some(MAX_WAIT));
+        assert_eq!(retry_after(&headers(&[("retry-after", "1e300")]), now), Some(MAX_WAIT));
     }
 
     #[test]

@@ -12,6 +12,10 @@
 
 use serde_json::Value;
 
+/// Largest repetition bound (`maxItems`, `maxLength`...) put in a grammar: llama.cpp expands
+/// `x{m,n}` into about `n` rules, so a huge bound would exhaust memory instead of failing.
+const MAX_REPEAT: u64 = 4096;
+
 const UNSUPPORTED: [&str; 9] =
     ["$ref", "anyOf", "oneOf", "allOf", "not", "pattern", "patternProperties", "if", "format"];
 
@@ -89,6 +93,11 @@ impl Rules {
 
     fn typed(&mut self, kind: &str, schema: &Value, hint: &str, path: &str) -> Result<String, String> {
         let bound = |key: &str| schema.get(key).and_then(Value::as_u64);
+        for key in ["minItems", "maxItems", "minLength", "maxLength"] {
+            if bound(key).is_some_and(|n| n > MAX_REPEAT) {
+                return Err(format!("{path}: {key} above {MAX_REPEAT} is too large for the embedded model's grammar"));
+            }
+        }
         match kind {
             "object" => {
                 let mut fields = Vec::new();
@@ -121,6 +130,7 @@ impl Rules {
                 Ok(self.add(hint, body))
             }
             "string" => match (bound("minLength"), bound("maxLength")) {
+                (Some(min), Some(max)) if max < min => Err(format!("{path}: maxLength is below minLength")),
                 (None, None) => Ok("string".to_string()),
                 (min, Some(max)) => Ok(format!(r#"("\"" char{{{},{max}}} "\"")"#, min.unwrap_or(0))),
                 (Some(min), None) => Ok(format!(r#"("\"" char{{{min},}} "\"")"#)),

@@ -41,6 +41,21 @@ impl LlamaOptions {
         let cores = thread::available_parallelism().map_or(1, |n| n.get());
         LlamaOptions { threads: cores.saturating_sub(1).max(1), n_ctx: 8192, n_parallel: 8, share_prefix: true }
     }
+
+    /// The settings that change replies (all of them: thread count and batching change
+    /// llama.cpp's kernels), as one line for cache keys.
+    pub fn reply_settings(&self) -> String {
+        format!(
+            "threads={} n_ctx={} n_parallel={} share_prefix={}",
+            self.threads, self.n_ctx, self.n_parallel, self.share_prefix
+        )
+    }
+}
+
+/// The llama.cpp grammar (GBNF, start rule `root`) that requests with `schema` are sampled
+/// under, or why the schema cannot be turned into one.
+pub fn grammar_for_schema(schema: &serde_json::Value) -> Result<String, String> {
+    gbnf::from_schema(schema)
 }
 
 /// A GGUF chat model behind the `ChatModel` trait.
@@ -104,6 +119,7 @@ impl LlamaChatModel {
             backend: "llama.cpp".to_string(),
             name: path.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
             sha256,
+            batch_settings: Some(options.reply_settings()),
         };
         let backend = backend()?;
         let (jobs_tx, jobs_rx) = mpsc::channel::<Job>();

@@ -95,7 +95,8 @@ pub struct ChatReply {
     pub usage: Usage,
 }
 
-/// Names the model behind a backend; goes into manifests (and, later, cache keys).
+/// Names the model behind a backend, and what else its replies depend on; goes into manifests
+/// and cache keys.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ModelIdentity {
     /// e.g. "llama.cpp".
@@ -104,6 +105,12 @@ pub struct ModelIdentity {
     pub name: String,
     /// sha256 of the weights file where there is one, else empty.
     pub sha256: String,
+    /// `Some(engine settings)` for a backend whose reply to a request also depends on the other
+    /// requests of the call (its batch-mates) and on these settings: the embedded engine, where
+    /// llama.cpp picks kernels by batch shape and thread count, so the last bits of the logits
+    /// differ. Caches then key a reply by its whole call. `None`: a reply depends on its request
+    /// alone (endpoints).
+    pub batch_settings: Option<String>,
 }
 
 impl fmt::Display for ModelIdentity {

@@ -87,12 +87,28 @@ fn clean(raw: &str, label: &str, text_kind: &str) -> Result<String, Rejection> {
     });
     let mut text = lines.join("\n");
     for prefix in ["text:", &format!("{}:", text_kind.to_lowercase()), "example 3:", "new example:"] {
-        if text.to_lowercase().starts_with(prefix) {
-            text = text[prefix.len()..].trim_start().to_string();
+        if let Some(rest) = strip_prefix_ignoring_case(&text, prefix) {
+            text = rest.trim_start().to_string();
         }
     }
     let text = strip_quotes(text.trim());
     if text.chars().any(char::is_alphanumeric) { Ok(text.to_string()) } else { Err(Rejection::Empty) }
+}
+
+/// `text` after a prefix whose lowercase is `prefix`. Lowercasing can change a character's
+/// length in bytes ('İ', the Kelvin sign), so the cut is found character by character.
+fn strip_prefix_ignoring_case<'t>(text: &'t str, prefix: &str) -> Option<&'t str> {
+    let mut lowered = String::with_capacity(prefix.len());
+    for (idx, c) in text.char_indices() {
+        if lowered.len() >= prefix.len() {
+            return (lowered == prefix).then(|| &text[idx..]);
+        }
+        lowered.extend(c.to_lowercase());
+        if !prefix.starts_with(lowered.as_str()) {
+            return None;
+        }
+    }
+    (lowered == prefix).then_some("")
 }
 
 fn is_preamble(line: &str) -> bool {
@@ -164,6 +180,20 @@ mod tests {
             "Here is my complaint: the bill doubled this month and nobody answers.",
             Ok("Here is my complaint: the bill doubled this month and nobody answers."),
         );
+    }
+
+    #[test]
+    fn a_prefix_that_changes_length_when_lowercased_is_cut_at_the_right_place() {
+        // 'İ' is 2 bytes and lowercases to 3; the Kelvin sign is 3 bytes and lowercases to 1.
+        let got = clean_reply("İstanbul haberi:Derbi bitti.", Cleaning::Clean, "spor", "İstanbul haberi");
+        assert_eq!(got.as_deref(), Ok("Derbi bitti."));
+        // Cutting by the lowercase's length would land inside 'é' here.
+        assert_eq!(clean_reply("İ:é bien", Cleaning::Clean, "x", "İ").as_deref(), Ok("é bien"));
+        let got = clean_reply("\u{212a}elvin note: it is cold.", Cleaning::Clean, "x", "kelvin note");
+        assert_eq!(got.as_deref(), Ok("it is cold."));
+        assert_eq!(strip_prefix_ignoring_case("İİx", "i̇i̇"), Some("x"));
+        assert_eq!(strip_prefix_ignoring_case("İ", "i"), None);
+        assert_eq!(strip_prefix_ignoring_case("Text:", "text:"), Some(""));
     }
 
     #[test]

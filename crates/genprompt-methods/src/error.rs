@@ -10,6 +10,9 @@ pub enum MethodError {
     NoAttributes,
     #[error("attribute \"{attribute}\" has no values for label \"{label}\"")]
     NoAttributeValues { attribute: String, label: String },
+    /// Embeddings that do not match what they embed: a bug of the encoder or the caller.
+    #[error("{what} do not fit: {detail}")]
+    EmbeddingShape { what: &'static str, detail: String },
     #[error("embedding failed: {0}")]
     Embed(#[from] EmbedError),
     #[error(
@@ -30,6 +33,7 @@ impl MethodError {
         !matches!(
             self,
             MethodError::Embed(_)
+                | MethodError::EmbeddingShape { .. }
                 | MethodError::TooManyFailures { .. }
                 | MethodError::Interrupted
                 | MethodError::Observer(_)

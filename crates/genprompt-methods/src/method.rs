@@ -25,6 +25,9 @@ pub struct Draft {
 /// and `kept` until the label has enough rows or the call cap is reached; on the steady schedule
 /// it works on every label at once, through one fresh instance per label (`fresh`), drafting one
 /// request at a time (`next_draft`) and reporting each draft's fate (`kept`, `draft_settled`).
+///
+/// That order is the contract: `next_batch`, `next_draft` or `kept` before any `start_label` is a
+/// caller bug, and methods may panic on it.
 pub trait Method {
     /// Name in the manifest, e.g. "genetic" or "simprompt".
     fn name(&self) -> &'static str;
@@ -43,8 +46,9 @@ pub trait Method {
     /// Up to `n` drafts for batch `batch`; fewer (even none) when the method cannot draft more.
     fn next_batch(&mut self, n: usize, batch: usize) -> Vec<Draft>;
 
-    /// The offspring kept from the last batch (id, text) with their embeddings, in order.
-    fn kept(&mut self, offspring: &[(String, String)], embeddings: &Embeddings);
+    /// The offspring kept from the last batch (id, text) with their embeddings, in order; an
+    /// error if they do not fit (a count or dimension that differs).
+    fn kept(&mut self, offspring: &[(String, String)], embeddings: &Embeddings) -> Result<(), MethodError>;
 
     /// A last look at the batch's candidates (already cleaned and deduplicated), by embedding:
     /// `false` drops a candidate as curated out. Most methods keep everything.

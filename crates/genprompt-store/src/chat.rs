@@ -1,7 +1,9 @@
 //! A `ChatModel` wrapper that answers from the run journal and the shared cache first, and
 //! records every reply the backend hands over before passing it on.
 
-use std::sync::Mutex;
+// A poisoned lock is taken over: every critical section here leaves consistent data (counters,
+// SQLite handles whose transactions roll back on their own).
+use std::sync::{Mutex, PoisonError};
 
 use genprompt_llm::{BackendStats, ChatModel, ChatReply, ChatRequest, ChatSession, LlmError, ModelIdentity, OnReply};
 
@@ -62,16 +64,17 @@ impl<M: ChatModel> StoredChat<M> {
 
     /// Counts requests asked for and sent to the backend.
     pub(crate) fn count(&self, requests: u64, sent: u64) {
-        let mut stats = self.stats.lock().expect("stats lock");
+        let mut stats = self.stats.lock().unwrap_or_else(PoisonError::into_inner);
         stats.requests += requests;
         stats.sent += sent;
     }
 
     pub fn stats(&self) -> StoreStats {
-        *self.stats.lock().expect("stats lock")
+        *self.stats.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The key this wrapper files `request` under.
+    /// The key of `request` on its own. Replies of a batch-dependent backend are filed under
+    /// their call's keys ([`Scope::keys`]); this one still names the request, e.g. beside a row.
     pub fn key(&self, request: &ChatRequest) -> RequestKey {
         RequestKey::of(&self.scope, request)
     }
@@ -82,7 +85,7 @@ impl<M: ChatModel> StoredChat<M> {
 
     /// Runs `work` on the run's journal, if there is one.
     pub fn with_journal<R>(&self, work: impl FnOnce(&RunJournal) -> R) -> Option<R> {
-        self.stores.lock().expect("store lock").journal.as_ref().map(work)
+        self.stores.lock().unwrap_or_else(PoisonError::into_inner).journal.as_ref().map(work)
     }
 
     /// What the stores already know about `request`: a reply, a recorded failure, or nothing.
@@ -91,14 +94,14 @@ impl<M: ChatModel> StoredChat<M> {
         key: &RequestKey,
         request: &ChatRequest,
     ) -> Result<Option<Result<ChatReply, LlmError>>, StoreError> {
-        let stores = self.stores.lock().expect("store lock");
+        let stores = self.stores.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(journal) = &stores.journal {
             if let Some(reply) = journal.reply(key)? {
-                self.stats.lock().expect("stats lock").replayed += 1;
+                self.stats.lock().unwrap_or_else(PoisonError::into_inner).replayed += 1;
                 return Ok(Some(Ok(reply)));
             }
             if let Some(error) = journal.failure(key)?.filter(|_| !self.retry_failed) {
-                self.stats.lock().expect("stats lock").replayed_failures += 1;
+                self.stats.lock().unwrap_or_else(PoisonError::into_inner).replayed_failures += 1;
                 return Ok(Some(Err(LlmError::Engine(format!(
                     "{error} (recorded earlier in this run; pass --retry-failed to send it again)"
                 )))));
@@ -107,7 +110,7 @@ impl<M: ChatModel> StoredChat<M> {
         if let Some(cache) = stores.cache.as_ref().filter(|_| self.mode == CacheMode::Use)
             && let Some(reply) = cache.get(key)?
         {
-            self.stats.lock().expect("stats lock").cache_hits += 1;
+            self.stats.lock().unwrap_or_else(PoisonError::into_inner).cache_hits += 1;
             if let Some(journal) = &stores.journal {
                 journal.record_reply(key, request, &reply)?;
             }
@@ -124,13 +127,13 @@ impl<M: ChatModel> StoredChat<M> {
         request: &ChatRequest,
         result: Result<ChatReply, LlmError>,
     ) -> Result<ChatReply, LlmError> {
-        let stores = self.stores.lock().expect("store lock");
+        let stores = self.stores.lock().unwrap_or_else(PoisonError::into_inner);
         self.record_locked(&stores, key, request, result)
     }
 
     /// Records a whole batch in one journal transaction: a crash leaves all of it or none.
     fn record_batch(&self, entries: Vec<Entry<'_>>) -> Vec<Result<ChatReply, LlmError>> {
-        let stores = self.stores.lock().expect("store lock");
+        let stores = self.stores.lock().unwrap_or_else(PoisonError::into_inner);
         let mut results = Vec::with_capacity(entries.len());
         let batch = || {
             for (key, request, result) in entries {
@@ -157,7 +160,7 @@ impl<M: ChatModel> StoredChat<M> {
         request: &ChatRequest,
         result: Result<ChatReply, LlmError>,
     ) -> Result<ChatReply, LlmError> {
-        let mut stats = self.stats.lock().expect("stats lock");
+        let mut stats = self.stats.lock().unwrap_or_else(PoisonError::into_inner);
         let saved = match &result {
             Ok(reply) => {
                 stats.paid_prompt_tokens += u64::from(reply.usage.prompt_tokens);
@@ -207,58 +210,95 @@ impl<M: ChatModel> ChatModel for StoredChat<M> {
         Box::new(crate::session::StoredSession::new(self))
     }
 
+    /// Answers what the stores know and asks the backend for the rest. For a backend whose
+    /// replies depend on their batch-mates, a call with anything missing is sent whole, so each
+    /// new reply is the one this very batch gives (the replies already known are kept).
     fn chat_each(&self, requests: &[ChatRequest], on_reply: &OnReply<'_>) -> Vec<Result<ChatReply, LlmError>> {
-        let keys: Vec<RequestKey> = requests.iter().map(|r| RequestKey::of(&self.scope, r)).collect();
+        let keys = self.scope.keys(requests);
         let mut results: Vec<Option<Result<ChatReply, LlmError>>> = Vec::with_capacity(requests.len());
-        let mut pending = Vec::new();
         for (i, (request, key)) in requests.iter().zip(&keys).enumerate() {
             let known = self.lookup(key, request).unwrap_or_else(|err| {
                 tracing::error!(error = %err, "cannot read the response store; asking the backend");
                 None
             });
-            match known {
-                Some(result) => {
-                    on_reply(i, &result);
-                    results.push(Some(result));
-                }
-                None => {
-                    results.push(None);
-                    pending.push(i);
-                }
+            if let Some(result) = &known {
+                on_reply(i, result);
             }
+            results.push(known);
         }
+        let pending: Vec<usize> = (0..requests.len()).filter(|&i| results[i].is_none()).collect();
         self.count(requests.len() as u64, pending.len() as u64);
-        if pending.is_empty() {
-            return results.into_iter().map(|r| r.expect("every result is known")).collect();
+        if !pending.is_empty() {
+            let send = if self.scope.batch_dependent() { (0..requests.len()).collect() } else { pending };
+            self.ask_backend(requests, &keys, &send, &mut results, on_reply);
         }
-        let to_send: Vec<ChatRequest> = pending.iter().map(|&i| requests[i].clone()).collect();
+        results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(LlmError::Engine("the backend gave no result for this request".into()))))
+            .collect()
+    }
+}
+
+impl<M: ChatModel> StoredChat<M> {
+    /// Sends `requests[send]` to the backend and records the results of those still unknown.
+    fn ask_backend(
+        &self,
+        requests: &[ChatRequest],
+        keys: &[RequestKey],
+        send: &[usize],
+        results: &mut [Option<Result<ChatReply, LlmError>>],
+        on_reply: &OnReply<'_>,
+    ) {
+        let to_send: Vec<ChatRequest> = send.iter().map(|&i| requests[i].clone()).collect();
         if !self.inner.streams_replies() {
-            let answered = self.inner.chat(&to_send);
-            let entries = pending.iter().zip(answered).map(|(&i, result)| (&keys[i], &requests[i], result)).collect();
-            for (&i, result) in pending.iter().zip(self.record_batch(entries)) {
+            let answered = one_per_request(self.inner.chat(&to_send), send.len());
+            let entries = send
+                .iter()
+                .zip(answered)
+                .filter(|(i, _)| results[**i].is_none())
+                .map(|(&i, result)| (i, (&keys[i], &requests[i], result)))
+                .collect::<Vec<_>>();
+            let (indices, entries): (Vec<usize>, Vec<Entry<'_>>) = entries.into_iter().unzip();
+            for (i, result) in indices.into_iter().zip(self.record_batch(entries)) {
                 on_reply(i, &result);
                 results[i] = Some(result);
             }
-            return results.into_iter().map(|r| r.expect("every request has a result")).collect();
+            return;
         }
-        let recorded: Mutex<Vec<Option<Result<ChatReply, LlmError>>>> = Mutex::new(vec![None; pending.len()]);
+        let unknown: Vec<bool> = send.iter().map(|&i| results[i].is_none()).collect();
+        let recorded: Mutex<Vec<Option<Result<ChatReply, LlmError>>>> = Mutex::new(vec![None; send.len()]);
         let answered = self.inner.chat_each(&to_send, &|j, result| {
-            let i = pending[j];
+            // A backend may call back with an index it was never given; such a result is ignored.
+            if !unknown.get(j).copied().unwrap_or(false) {
+                return;
+            }
+            let i = send[j];
             let result = self.record(&keys[i], &requests[i], result.clone());
             on_reply(i, &result);
-            recorded.lock().expect("recorded lock")[j] = Some(result);
+            recorded.lock().unwrap_or_else(PoisonError::into_inner)[j] = Some(result);
         });
-        let mut recorded = recorded.into_inner().expect("recorded lock");
-        for (j, result) in answered.into_iter().enumerate() {
+        let mut recorded = recorded.into_inner().unwrap_or_else(PoisonError::into_inner);
+        for (j, result) in one_per_request(answered, send.len()).into_iter().enumerate().filter(|(j, _)| unknown[*j]) {
             // A backend that skipped the callback for a request still returned its result.
+            let i = send[j];
             let result = recorded[j].take().unwrap_or_else(|| {
-                let i = pending[j];
                 let result = self.record(&keys[i], &requests[i], result);
                 on_reply(i, &result);
                 result
             });
-            results[pending[j]] = Some(result);
+            results[i] = Some(result);
         }
-        results.into_iter().map(|r| r.expect("every request has a result")).collect()
     }
+}
+
+/// Exactly `n` results: where a backend broke the one-result-per-request contract, each missing
+/// result becomes an error (recorded as a failed request, which `--retry-failed` sends again)
+/// and extra results are dropped.
+fn one_per_request(mut results: Vec<Result<ChatReply, LlmError>>, n: usize) -> Vec<Result<ChatReply, LlmError>> {
+    if results.len() != n {
+        tracing::error!(got = results.len(), expected = n, "the backend broke the one-result-per-request contract");
+        let missing = LlmError::Engine(format!("the backend returned {} results for {n} requests", results.len()));
+        results.resize(n, Err(missing));
+    }
+    results
 }

@@ -179,7 +179,13 @@ impl RunJournal {
     pub fn uses(&self) -> Result<Vec<RequestKey>, StoreError> {
         let mut statement = self.db.conn.prepare("SELECT key FROM uses ORDER BY seq").map_err(|e| self.db.sql(e))?;
         let keys = statement.query_map([], |row| row.get::<_, Vec<u8>>(0)).map_err(|e| self.db.sql(e))?;
-        keys.map(|key| key.map(|key| RequestKey(key_bytes(&key))).map_err(|e| self.db.sql(e))).collect()
+        let keys = keys.map(|key| key.and_then(|key| key_bytes(&key).map(RequestKey)));
+        keys.collect::<Result<_, _>>().map_err(|e| self.db.sql(e))
+    }
+
+    /// Replies on record (failures not included).
+    pub fn reply_count(&self) -> Result<u64, StoreError> {
+        self.db.count("responses")
     }
 
     pub fn row_count(&self) -> Result<u64, StoreError> {
@@ -196,7 +202,7 @@ impl RunJournal {
         let rows = statement
             .query_map([], |row| {
                 let key: Vec<u8> = row.get(5)?;
-                let request = key_bytes(&key);
+                let request = key_bytes(&key)?;
                 Ok(JournalRow {
                     id: row.get(0)?,
                     label: row.get(1)?,
@@ -211,9 +217,10 @@ impl RunJournal {
     }
 }
 
-fn key_bytes(key: &[u8]) -> [u8; 32] {
-    let mut bytes = [0u8; 32];
-    let n = key.len().min(32);
-    bytes[..n].copy_from_slice(&key[..n]);
-    bytes
+/// A stored request key; one of another length is a damaged file: an error, not a panic.
+fn key_bytes(key: &[u8]) -> rusqlite::Result<[u8; 32]> {
+    key.try_into().map_err(|_| {
+        let message = format!("a request key of {} bytes instead of 32", key.len());
+        rusqlite::Error::FromSqlConversionFailure(5, rusqlite::types::Type::Blob, message.into())
+    })
 }

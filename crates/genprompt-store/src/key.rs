@@ -18,6 +18,9 @@ pub struct Scope {
     pub model: String,
     /// sha256 of the weights file where there is one (GGUF), else empty.
     pub model_sha256: String,
+    /// The engine settings of a backend whose replies depend on their batch-mates (see
+    /// `ModelIdentity::batch_settings`): its replies are keyed by their whole call.
+    pub batch_settings: Option<String>,
 }
 
 impl Scope {
@@ -27,14 +30,31 @@ impl Scope {
             base_url: base_url.unwrap_or_default().trim_end_matches('/').to_string(),
             model: identity.name.clone(),
             model_sha256: identity.sha256.clone(),
+            batch_settings: identity.batch_settings.clone(),
+        }
+    }
+
+    /// Whether a reply depends on the other requests of its call.
+    pub fn batch_dependent(&self) -> bool {
+        self.batch_settings.is_some()
+    }
+
+    /// The keys of one call's requests: [`RequestKey::of`] each where replies depend on their
+    /// request alone, [`RequestKey::in_batch`] where they depend on the whole call.
+    pub fn keys(&self, requests: &[ChatRequest]) -> Vec<RequestKey> {
+        match self.batch_dependent() {
+            true => RequestKey::in_batch(self, requests),
+            false => requests.iter().map(|request| RequestKey::of(self, request)).collect(),
         }
     }
 }
 
 /// sha256 of a request in its scope. It covers the scope (backend kind, base URL, model name and
-/// weights hash), every message (role and content, in order), temperature, top_p, max_tokens, the
-/// stop strings, the seed and the JSON schema. It does not cover the API key, timeouts, retry or
-/// rate-limit settings: they change how a reply is obtained, not which reply is right.
+/// weights hash, engine settings), every message (role and content, in order), temperature, top_p,
+/// max_tokens, the stop strings, the seed and the JSON schema. It does not cover the API key,
+/// timeouts, retry or rate-limit settings: they change how a reply is obtained, not which reply
+/// is right. For a backend whose replies depend on their batch-mates, [`RequestKey::in_batch`]
+/// also covers every other request of the call and the request's place in it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RequestKey(pub [u8; 32]);
 
@@ -43,7 +63,7 @@ impl RequestKey {
         let sampling = &request.sampling;
         let messages: Vec<[&str; 2]> = request.messages.iter().map(|m| [m.role.as_str(), m.content.as_str()]).collect();
         // Floats as their bit patterns: 0.7 must not depend on how a JSON writer rounds it.
-        let canonical = json!({
+        let mut canonical = json!({
             "key_version": KEY_VERSION,
             "backend": scope.backend,
             "base_url": scope.base_url,
@@ -57,7 +77,31 @@ impl RequestKey {
             "seed": sampling.seed,
             "json_schema": request.json_schema,
         });
+        // Only batch-dependent scopes carry the field, so endpoint keys stay what they were.
+        if let Some(settings) = &scope.batch_settings {
+            canonical["batch_settings"] = json!(settings);
+        }
         RequestKey(Sha256::digest(canonical.to_string().as_bytes()).into())
+    }
+
+    /// The keys of a call's requests for a backend whose replies depend on the whole call: each
+    /// covers its own request, its index, and every request of the call, so a reply made in
+    /// another batch (a preview's batches of 3, a run at another thread count) is never served.
+    pub fn in_batch(scope: &Scope, requests: &[ChatRequest]) -> Vec<RequestKey> {
+        let own: Vec<RequestKey> = requests.iter().map(|request| RequestKey::of(scope, request)).collect();
+        let mut batch = Sha256::new();
+        for key in &own {
+            batch.update(key.0);
+        }
+        let batch = RequestKey(batch.finalize().into()).hex();
+        own.iter()
+            .enumerate()
+            .map(|(index, key)| {
+                let canonical =
+                    json!({"key_version": KEY_VERSION, "batch": batch, "index": index, "request": key.hex()});
+                RequestKey(Sha256::digest(canonical.to_string().as_bytes()).into())
+            })
+            .collect()
     }
 
     pub fn hex(&self) -> String {

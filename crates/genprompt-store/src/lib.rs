@@ -41,4 +41,6 @@ pub enum StoreError {
 #[cfg(test)]
 mod session_tests;
 #[cfg(test)]
+mod batch_tests;
+#[cfg(test)]
 mod tests;

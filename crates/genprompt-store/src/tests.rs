@@ -21,7 +21,12 @@ impl Counting {
     }
 
     fn starting_at(calls: usize) -> Counting {
-        let identity = ModelIdentity { backend: "test".into(), name: "counting".into(), sha256: "abc".into() };
+        let identity = ModelIdentity {
+            backend: "test".into(),
+            name: "counting".into(),
+            sha256: "abc".into(),
+            batch_settings: None,
+        };
         Counting { identity, calls: Mutex::new(calls) }
     }
 

@@ -74,15 +74,15 @@ pub fn propose_attributes(config: &ProposalConfig) -> Result<AttributesProposal>
         n_empty += usize::from(values.is_empty());
         let quoted: Vec<String> = values.iter().map(|v| toml::Value::String(v.clone()).to_string()).collect();
         let line = if values.is_empty() {
-            format!("# {attribute} = []  # the model proposed nothing usable; write values yourself\n")
+            format!("# {} = []  # the model proposed nothing usable; write values yourself\n", toml_key(attribute))
         } else {
-            format!("{attribute} = [{}]\n", quoted.join(", "))
+            format!("{} = [{}]\n", toml_key(attribute), quoted.join(", "))
         };
         match label {
             None => shared.push_str(&line),
             Some(id) => {
                 if current_label != Some(*id) {
-                    per_label.push_str(&format!("\n[attributes_per_label.{}]\n", task.label(*id).name));
+                    per_label.push_str(&format!("\n[attributes_per_label.{}]\n", toml_key(&task.label(*id).name)));
                     current_label = Some(*id);
                 }
                 per_label.push_str(&line);
@@ -99,4 +99,25 @@ pub fn propose_attributes(config: &ProposalConfig) -> Result<AttributesProposal>
     );
     write_text(&out, &text)?;
     Ok(AttributesProposal { n_questions: questions.len(), n_empty, out })
+}
+
+/// `name` as a TOML key: bare where TOML allows it, else a string quoted by the toml crate, so a
+/// label such as AG News's `Sci/Tech` gives a table header that parses.
+fn toml_key(name: &str) -> String {
+    let bare = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if bare { name.to_string() } else { toml::Value::String(name.to_string()).to_string() }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn keys_that_are_not_bare_are_quoted_so_the_table_parses() {
+        for name in ["Sci/Tech", "a b", "naïve", "", "x.y", "\"q\"", "style"] {
+            let text =
+                format!("[attributes_per_label.{}]\n{} = [\"v\"]\n", super::toml_key(name), super::toml_key(name));
+            let parsed: toml::Table = toml::from_str(&text).unwrap_or_else(|err| panic!("{name:?}: {err}\n{text}"));
+            assert_eq!(parsed["attributes_per_label"][name][name][0].as_str(), Some("v"), "{name:?}");
+        }
+        assert_eq!(super::toml_key("style"), "style");
+    }
 }

@@ -203,7 +203,14 @@ pub fn compare(config: &CompareConfig, observer: &dyn Observer, cancel: &CancelT
         let mut projection = project(&pca, &synthetic_x, rows.rows.iter().map(|r| r.label.clone()), false);
         projection.extend(project(&pca, &test_x, test.rows.iter().map(|r| r.label.clone()), true));
         let y: Vec<usize> = rows.rows.iter().map(|r| label_index(&labels, &r.label)).collect();
-        let learning_curve = learning_curve(&synthetic_x, &y, &test_x, &test_y, &labels, config.seed, config.runs);
+        let curve = learning_curve(&synthetic_x, &y, &test_x, &test_y, &labels, config.seed, config.runs);
+        if let Some(error) = &curve.last_error {
+            observer.notice(&format!(
+                "{name}: {} learning-curve probe(s) could not be trained ({error}); their points average fewer runs",
+                curve.failed
+            ));
+        }
+        let learning_curve = curve.points;
         let dataset_values = rows.rows.iter().map(serde_json::to_value).collect::<Result<Vec<_>, _>>()?;
         results.push(MethodResult {
             name: name.clone(),
@@ -236,7 +243,8 @@ pub fn compare(config: &CompareConfig, observer: &dyn Observer, cancel: &CancelT
         generator: results
             .first()
             .and_then(|r| r.manifest.as_ref())
-            .map_or_else(String::new, |m| m["llm"]["name"].to_string()),
+            // The name itself, not its JSON form with quote marks.
+            .map_or_else(String::new, |m| m["llm"]["name"].as_str().unwrap_or_default().to_string()),
         encoder: encoder.identity().to_string(),
         test_set: test.name.clone(),
         details: vec![
@@ -278,6 +286,13 @@ fn project(pca: &Pca2, x: &Embeddings, labels: impl Iterator<Item = String>, rea
         .collect()
 }
 
+/// The learning curve and the probes it could not train (counted, never dropped silently).
+struct LearningCurve {
+    points: Vec<CurvePoint>,
+    failed: usize,
+    last_error: Option<String>,
+}
+
 /// Micro-F1 of probes trained on seeded random subsets of the synthetic rows.
 fn learning_curve(
     x: &Embeddings,
@@ -287,13 +302,13 @@ fn learning_curve(
     labels: &[String],
     seed: u64,
     runs: usize,
-) -> Vec<CurvePoint> {
+) -> LearningCurve {
     let n_labels = labels.len() + 1; // one spare index for test labels the task does not declare
     let mut names = labels.to_vec();
     names.push("(undeclared)".to_string());
     let mut order: Vec<usize> = (0..y.len()).collect();
     order.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed));
-    let mut curve = Vec::new();
+    let mut curve = LearningCurve { points: Vec::new(), failed: 0, last_error: None };
     for share in CURVE_SHARES {
         let size = ((y.len() as f64 * share).round() as usize).max(2).min(y.len());
         let mut subset = Embeddings::new(x.dim());
@@ -302,19 +317,47 @@ fn learning_curve(
             subset.push(x.row(idx));
             subset_y.push(y[idx]);
         }
-        let scores: Vec<f64> = (0..runs)
-            .filter_map(|run| {
-                let config = ProbeConfig { rng_seed: seed + run as u64, ..ProbeConfig::standard() };
-                let probe = Probe::train(&subset, &subset_y, n_labels, &config).ok()?;
-                Some(classification_report(&names, test_y, &probe.predict(test_x)).micro_f1)
-            })
-            .collect();
+        let mut scores = Vec::new();
+        for run in 0..runs {
+            let config = ProbeConfig { rng_seed: genprompt_core::run_seed(seed, run), ..ProbeConfig::standard() };
+            match Probe::train(&subset, &subset_y, n_labels, &config) {
+                Ok(probe) => scores.push(classification_report(&names, test_y, &probe.predict(test_x)).micro_f1),
+                Err(err) => {
+                    curve.failed += 1;
+                    curve.last_error = Some(err.to_string());
+                }
+            }
+        }
         if scores.is_empty() {
             continue;
         }
         let mean = scores.iter().sum::<f64>() / scores.len() as f64;
         let std = (scores.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / scores.len() as f64).sqrt();
-        curve.push(CurvePoint { size, mean, std });
+        curve.points.push(CurvePoint { size, mean, std });
     }
     curve
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probes_the_curve_cannot_train_are_counted_not_dropped() {
+        let labels = vec!["a".to_string(), "b".to_string()];
+        let rows: Vec<[f32; 2]> = (0..20).map(|i| if i % 2 == 0 { [1.0, 0.1] } else { [0.1, 1.0] }).collect();
+        let x = Embeddings::from_rows_normalised(2, &rows);
+        let y: Vec<usize> = (0..20).map(|i| i % 2).collect();
+        // A seed at u64::MAX: the runs' seeds wrap instead of overflowing.
+        let clean = learning_curve(&x, &y, &x, &y, &labels, u64::MAX, 2);
+        assert_eq!((clean.failed, clean.last_error.is_none()), (0, true));
+        assert!(!clean.points.is_empty());
+        // Non-finite embeddings: no probe can be trained, and the curve says so.
+        let broken = Embeddings::from_rows_normalised(2, &vec![[f32::NAN; 2]; 20]);
+        let test_x = x.clone();
+        let curve = learning_curve(&broken, &y, &test_x, &y, &labels, 7, 2);
+        assert_eq!(curve.failed, 2 * CURVE_SHARES.len(), "every probe of every share failed");
+        assert!(curve.points.is_empty());
+        assert!(curve.last_error.unwrap().contains("non-finite"));
+    }
 }

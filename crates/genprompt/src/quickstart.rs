@@ -74,7 +74,11 @@ pub fn quickstart(config: &QuickstartConfig, observer: &dyn Observer, cancel: &C
         "[3/4] Genetic Prompt: {} offspring per label for {} labels with {}",
         config.n_per_label,
         loaded.task.labels().len(),
-        backends.llm.gguf.as_ref().map_or("SmolLM2-135M-Instruct".to_string(), |p| p.display().to_string())
+        match (&backends.llm.base_url, &backends.llm.gguf) {
+            (Some(url), _) => format!("{} at {url}", backends.llm.model.as_deref().unwrap_or("the endpoint's model")),
+            (None, Some(path)) => path.display().to_string(),
+            (None, None) => "SmolLM2-135M-Instruct".to_string(),
+        }
     ));
     // Paper settings, except a short length cap (these are one-paragraph messages) and batches
     // that match the engine's parallel sequences.

@@ -94,8 +94,9 @@ pub struct SubjectivityReport {
 /// subjectivity, and writes `subjectivity.json` when `out` is given. Results of other mixes are
 /// ignored with a notice.
 pub fn subjectivity(config: &SubjectivityConfig, observer: &dyn Observer) -> Result<Subjectivity> {
+    // A missing file is bad input (exit 2), like any other data file.
     let text = std::fs::read_to_string(&config.ranking)
-        .map_err(Error::new)
+        .map_err(|source| Error::new(genprompt_data::DataError::io(&config.ranking, source)))
         .with_context(|| format!("cannot read the ranking file {}", config.ranking.display()))?;
     let ranking: Ranking =
         toml::from_str(&text).map_err(|err| Error::bad_input(format!("{}: {err}", config.ranking.display())))?;
@@ -211,7 +212,7 @@ fn task_of(ranking: &Ranking, result: &EvalResult, ranking_path: &Path) -> Resul
 fn read_result(path: &Path) -> Result<EvalResult> {
     let path = if path.is_dir() { path.join("metrics.json") } else { path.to_path_buf() };
     let text = std::fs::read_to_string(&path)
-        .map_err(Error::new)
+        .map_err(|source| Error::new(genprompt_data::DataError::io(&path, source)))
         .with_context(|| format!("cannot read {}", path.display()))?;
     let json: Value =
         serde_json::from_str(&text).map_err(|err| Error::bad_input(format!("{}: not JSON: {err}", path.display())))?;

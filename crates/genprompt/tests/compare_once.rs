@@ -80,7 +80,12 @@ impl Encoder for CountingEncoder {
 
 fn engines() -> (std::sync::Arc<ScriptedChat>, std::sync::Arc<CountingEncoder>) {
     let chat = ScriptedChat {
-        identity: ModelIdentity { backend: "scripted".into(), name: "scripted".into(), sha256: String::new() },
+        identity: ModelIdentity {
+            backend: "scripted".into(),
+            name: "scripted".into(),
+            sha256: String::new(),
+            batch_settings: None,
+        },
         requests: AtomicUsize::new(0),
     };
     let encoder = CountingEncoder {

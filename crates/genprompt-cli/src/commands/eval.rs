@@ -40,6 +40,9 @@ pub fn run(args: EvalArgs, progress: &Progress, cancel: &CancelToken) -> Result<
     if let Some(curve) = &metrics.agreement {
         println!("{}", agreement_table(curve, metrics.n_test));
     }
+    for note in &metrics.notes {
+        println!("note: {note}");
+    }
     if let Some(out) = &args.out {
         println!("metrics: {}", genprompt::metrics_path(out).display());
     }

@@ -35,6 +35,10 @@ pub fn run(args: QuickstartArgs, progress: &Progress, cancel: &CancelToken) -> R
     for path in &result.files {
         println!("  {}", path.display());
     }
-    println!("SmolLM2-135M proves the pipeline offline; for datasets worth training on, use a 1.5B+ GGUF (--llm).");
+    if manifest.llm.name.starts_with("SmolLM2-135M") {
+        println!("SmolLM2-135M proves the pipeline offline; for datasets worth training on, use a 1.5B+ GGUF (--llm).");
+    } else {
+        println!("Generated with {}.", manifest.llm.name);
+    }
     Ok(())
 }

@@ -169,3 +169,17 @@ fn embed_through_an_embeddings_endpoint_without_leaking_the_key() {
     let written = context.read("out.jsonl");
     assert!(!written.contains(SECRET) && !run.stdout().contains(SECRET) && !run.stderr().contains(SECRET));
 }
+
+#[test]
+fn the_manifest_is_written_last_so_a_failed_card_leaves_no_finished_folder() {
+    let server = FaultServer::start();
+    let context = TestContext::new();
+    tiny_task(&context);
+    // A folder where the dataset card should go: writing the card fails.
+    std::fs::create_dir_all(context.path("out/README.md")).unwrap();
+    let url = server.base_url();
+    let args = ["generate", "--task", "task.toml", "-n", "2", "--out", "out", "--base-url", url.as_str()];
+    let run = context.run(&[&args[..], &["--model", "m", "--keep-near-duplicates"]].concat()).failure(1);
+    assert!(run.stderr().contains("README.md"), "{}", run.stderr());
+    assert!(!context.path("out/manifest.json").exists(), "a manifest marks a finished folder");
+}

@@ -3,6 +3,7 @@
 //! Tests that generate or embed use the real default models, fetched once with
 //! `genprompt models fetch`; without them they fail with a message naming that command.
 
+mod determinism;
 mod endpoint;
 mod errors;
 mod methods;

@@ -1,5 +1,7 @@
 //! Every method and ablation end to end on the embedded models, at tiny sizes.
 
+use genprompt_llm_http::testing::{Fault, FaultServer};
+
 use crate::{TestContext, read_jsonl, tiny_task};
 
 /// Runs `generate` with `extra` flags and checks what every method must satisfy.
@@ -44,7 +46,14 @@ fn every_method_and_ablation_runs() {
     assert_eq!(manifest["parameters"]["min_confidence"], 0.5);
     let manifest = check(&context, "nomut", &["--ablation", "no-mutation", "--pool-update", "offspring"], "genetic");
     assert_eq!(manifest["parameters"]["ablation"], "no-mutation");
-    assert!(read_jsonl(&context.path("nomut/dataset.jsonl")).iter().all(|r| r["lineage"].get("mutated").is_none()));
+    let rows = read_jsonl(&context.path("nomut/dataset.jsonl"));
+    assert!(!rows.is_empty(), "the no-mutation run kept no row to check");
+    for row in &rows {
+        let lineage = &row["lineage"];
+        assert!(lineage.get("mutated").is_none(), "{row}");
+        let inherited = ["from_parent1", "from_parent2"].map(|k| lineage[k].as_array().map_or(0, Vec::len));
+        assert_eq!(inherited.iter().sum::<usize>(), 3, "every gene comes from a parent: {row}");
+    }
     let extra =
         ["--ablation", "word-as-gene", "--parents", "random", "--genes-schedule", "code", "--postprocess", "raw"];
     let manifest = check(&context, "words", &extra, "genetic");
@@ -99,12 +108,26 @@ name = "downregulator"
 definition = "the chemical inhibits expression of the protein"
 "#,
     );
-    check(&context, "out", &[], "genetic");
-    for row in read_jsonl(&context.path("out/dataset.jsonl")) {
+    // The endpoint's replies are scripted in arrival order: the first batch (upregulator) gets
+    // two replies without the required tags, every later request a distinct tagged sentence.
+    let server = FaultServer::start();
+    let untagged = [
+        "Aspirin inhibits <protein>COX-1</protein>.",
+        "<chemical>A</chemical> and <chemical>B</chemical> bind <protein>P</protein>.",
+    ];
+    let tagged =
+        (0..8).map(|i| format!("<chemical>Compound {i}</chemical> raised <protein>Kinase {i}</protein> levels."));
+    server.script_next(untagged.map(|t| Fault::Reply(t.to_string())).into_iter().chain(tagged.map(Fault::Reply)));
+    let url = server.base_url();
+    let manifest = check(&context, "out", &["--base-url", &url, "--model", "m", "--keep-near-duplicates"], "genetic");
+    let rows = read_jsonl(&context.path("out/dataset.jsonl"));
+    assert_eq!(rows.len(), 4, "two rows per label: {rows:?}");
+    for row in &rows {
         let text = row["text"].as_str().unwrap();
-        assert_eq!(text.matches("<chemical>").count(), 1, "{text}");
-        assert_eq!(text.matches("</protein>").count(), 1, "{text}");
+        assert!(text.starts_with("<chemical>Compound ") && text.ends_with("</protein> levels."), "{text}");
     }
+    assert_eq!(manifest["labels"]["upregulator"]["rejected"]["missing_entity_tags"], 2, "{manifest}");
+    assert_eq!(manifest["labels"]["downregulator"]["rejected"]["missing_entity_tags"], 0, "{manifest}");
 }
 
 #[test]

@@ -211,44 +211,69 @@ fn finetune_classifier_and_relation_tags_as_special_tokens() {
     assert!(metrics["finetune"]["special_tokens"].as_array().unwrap().is_empty());
 }
 
+/// `genprompt COMMAND --task task.toml` against a test endpoint that answers every request with
+/// `reply`: what the model says is scripted, so both outcomes are checked, every time.
+fn with_reply(context: &TestContext, command: &[&str], reply: &str) -> crate::Run {
+    let server = genprompt_llm_http::testing::FaultServer::start();
+    server.set_default(genprompt_llm_http::testing::Fault::Reply(reply.to_string()));
+    let url = server.base_url();
+    let mut args = command.to_vec();
+    args.extend(["--task", "task.toml", "--base-url", url.as_str(), "--model", "m"]);
+    context.run(&args)
+}
+
 #[test]
-fn genes_proposes_a_reviewable_list_or_says_why_not() {
+fn genes_proposes_a_reviewable_list_without_the_labels() {
     let context = TestContext::new();
     tiny_task(&context);
-    let run = context.run(&["genes", "--task", "task.toml"]);
-    match run.code() {
-        Some(0) => {
-            let proposed: toml::Value = toml::from_str(&context.read("task.genes.toml")).unwrap();
-            let genes = proposed["genes"].as_array().unwrap();
-            assert!(!genes.is_empty());
-            assert!(genes.iter().all(|g| g.as_str() != Some("sports") && g.as_str() != Some("politics")));
-        }
-        Some(1) => {
-            assert!(run.stderr().contains("the model named no usable genes; its reply was:"), "{}", run.stderr())
-        }
-        other => panic!("unexpected exit {other:?}: {}", run.stderr()),
-    }
+    let reply = r#"{"genes": ["Length", "sports", "**Tone**: calm or angry", "politics", "setting"]}"#;
+    let run = with_reply(&context, &["genes"], reply).success();
+    let proposed: toml::Value = toml::from_str(&context.read("task.genes.toml")).unwrap();
+    let genes: Vec<&str> = proposed["genes"].as_array().unwrap().iter().map(|g| g.as_str().unwrap()).collect();
+    assert_eq!(genes, ["length", "tone", "setting"], "labels are not genes");
+    assert!(run.stdout().contains("proposed genes: length, tone, setting"), "{}", run.stdout());
+}
+
+#[test]
+fn genes_says_why_not_when_the_model_names_only_labels() {
+    let context = TestContext::new();
+    tiny_task(&context);
+    let run = with_reply(&context, &["genes"], r#"{"genes": ["sports", "Politics"]}"#).failure(1);
+    assert!(run.stderr().contains("the model named no usable genes; its reply was:"), "{}", run.stderr());
+    assert!(run.stderr().contains(r#"{"genes": ["sports", "Politics"]}"#), "{}", run.stderr());
+    assert!(!context.path("task.genes.toml").exists());
 }
 
 #[test]
 fn attributes_writes_reviewable_value_lists_in_task_file_format() {
     let context = TestContext::new();
     tiny_task(&context);
-    context.run(&["attributes", "--task", "task.toml", "--per-label", "style"]).success();
+    let reply = r#"{"values": ["it's short", "long", "medium"]}"#;
+    with_reply(&context, &["attributes", "--per-label", "style"], reply).success();
     let proposal: toml::Value = toml::from_str(&context.read("task.attributes.toml")).expect("valid TOML");
-    assert!(proposal.get("attributes").is_some());
-    let per_label = proposal.get("attributes_per_label").and_then(|t| t.as_table());
-    // Lists the model left empty are written as comments, so a table may be missing; any present
-    // list holds strings only.
-    for table in proposal["attributes"]
-        .as_table()
-        .into_iter()
-        .chain(per_label.into_iter().flat_map(|t| t.values().filter_map(|v| v.as_table())))
-    {
-        for values in table.values() {
-            assert!(values.as_array().unwrap().iter().all(|v| v.is_str()), "{values}");
-        }
-    }
+    let expected = toml::Value::Array(["it's short", "long", "medium"].map(toml::Value::from).to_vec());
+    // Shared genes get one list each; `style` gets one per label.
+    let shared = proposal["attributes"].as_table().unwrap();
+    assert_eq!(shared.keys().collect::<Vec<_>>(), ["length", "subtopic"]);
+    assert!(shared.values().all(|values| *values == expected), "{shared:?}");
+    let per_label = proposal["attributes_per_label"].as_table().unwrap();
+    assert_eq!(per_label.keys().collect::<Vec<_>>(), ["politics", "sports"]);
+    assert!(per_label.values().all(|table| table["style"] == expected), "{per_label:?}");
+
+    // A model that proposes nothing usable leaves commented-out lists to fill in by hand.
+    let too_long = r#"{"values": ["a sentence that is far far too long to be any kind of value"]}"#;
+    let run = with_reply(&context, &["attributes"], too_long).success();
+    assert!(run.stdout().contains("asked 3 questions; 3 got no usable values"), "{}", run.stdout());
+    assert!(context.read("task.attributes.toml").contains("# length = []"));
+
     let run = context.run(&["attributes", "--task", "task.toml", "--per-label", "colour"]).failure(2);
     assert!(run.stderr().contains("not one of the task's genes"), "{}", run.stderr());
+
+    // A label that is not a bare TOML key (AG News's "Sci/Tech") is quoted.
+    for file in ["task.toml", "seeds.jsonl"] {
+        context.write(file, &context.read(file).replace("\"sports\"", "\"Sci/Tech\""));
+    }
+    with_reply(&context, &["attributes", "--per-label", "style"], reply).success();
+    let proposal: toml::Value = toml::from_str(&context.read("task.attributes.toml")).expect("valid TOML");
+    assert_eq!(proposal["attributes_per_label"]["Sci/Tech"]["style"], expected, "{proposal:?}");
 }

@@ -1,4 +1,4 @@
-//! Runs that survive interruptions: kill -9 at random moments, Ctrl-C, a failing endpoint; and
+//! Runs that survive interruptions: kill -9 at chosen points, Ctrl-C, a failing endpoint; and
 //! the cost tools that run before spending (dry run, preview).
 
 use std::collections::HashSet;
@@ -7,34 +7,41 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use genprompt_llm_http::testing::{Fault, FaultServer};
-use rand::{Rng, SeedableRng};
 
 use crate::{TestContext, read_jsonl, tiny_task};
 
-/// Kills `command` with SIGKILL after a random delay in `window` until it has been killed
-/// `kills` times while still running; returns how many runs it took.
-fn kill_repeatedly(
-    context: &TestContext,
-    args: &[&str],
-    kills: usize,
-    window: (f64, f64),
-    rng: &mut rand_chacha::ChaCha8Rng,
-) -> usize {
-    let mut killed = 0;
-    let mut runs = 0;
-    while killed < kills {
-        runs += 1;
-        assert!(runs < 4 * kills, "the run finished {runs} times before being killed {kills} times");
+/// Runs `args` (writing to `out`) again and again, each time killing it with SIGKILL as soon as
+/// its journal holds `target` replies, for each target in turn: the kills land at points the
+/// test chooses, whatever the machine's speed. A run that ends before its target fails the test.
+fn kill_at_journal_counts(context: &TestContext, args: &[&str], out: &str, targets: &[u64]) {
+    for &target in targets {
         let mut child = context.command(args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-        let delay = Duration::from_secs_f64(rng.random_range(window.0..window.1));
-        std::thread::sleep(delay);
-        if child.try_wait().unwrap().is_none() {
-            child.kill().unwrap();
-            killed += 1;
+        let started = Instant::now();
+        while journaled(context, out) < target {
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!("the run ended ({status}) before its journal held {target} replies");
+            }
+            assert!(started.elapsed() < Duration::from_secs(600), "no progress towards {target} replies");
+            std::thread::sleep(Duration::from_millis(2));
         }
+        child.kill().unwrap();
         child.wait().unwrap();
     }
-    runs
+}
+
+/// Replies in the journal of the run in `out` (0 before it exists).
+fn journaled(context: &TestContext, out: &str) -> u64 {
+    let journal = context.path(out).join(".genprompt/run.sqlite");
+    if !journal.is_file() {
+        return 0;
+    }
+    genprompt_store::RunJournal::open(&journal).and_then(|journal| journal.reply_count()).unwrap_or(0)
+}
+
+/// Kill points: every `step` replies past `from`, up to the last one that still leaves a batch
+/// of `step` to answer, so that every run still has work left when it is killed.
+fn kill_targets(from: u64, total: u64, step: u64) -> Vec<u64> {
+    (from + 1..=total.saturating_sub(step)).step_by(step as usize).collect()
 }
 
 /// Waits until the child's stderr shows `needle`, then returns; stderr is drained afterwards.
@@ -84,10 +91,10 @@ fn kill_9_and_ctrl_c_then_resume_gives_the_uninterrupted_dataset() {
             out,
         ]
     };
-    let started = Instant::now();
     context.run(&args("whole")).success();
-    let whole_s = started.elapsed().as_secs_f64();
     let expected = context.read("whole/dataset.jsonl");
+    let whole: serde_json::Value = serde_json::from_str(&context.read("whole/manifest.json")).unwrap();
+    let total = whole["requests"]["total"].as_u64().unwrap();
 
     // Ctrl-C once the first label has started: the run stops after its batch, exit code 130.
     let mut child = context.command(&args("crashed")).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
@@ -97,18 +104,15 @@ fn kill_9_and_ctrl_c_then_resume_gives_the_uninterrupted_dataset() {
     assert_eq!(child.wait().unwrap().code(), Some(130), "Ctrl-C exits with 130");
     assert!(!context.path("crashed/dataset.jsonl").exists(), "an interrupted run writes no dataset");
 
-    // kill -9 at random moments (the seed is printed so a failure can be replayed).
-    let seed: u64 = rand::random();
-    println!("kill schedule seed: {seed}");
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let window = (0.2, (whole_s / 5.0).max(0.5));
-    kill_repeatedly(&context, &args("crashed"), 5, window, &mut rng);
+    // kill -9 as each batch of two replies is journaled, until a batch short of the end.
+    let targets = kill_targets(journaled(&context, "crashed"), total, 2);
+    assert!(targets.len() >= 2, "{total} requests leave too few kill points: {targets:?}");
+    kill_at_journal_counts(&context, &args("crashed"), "crashed", &targets);
 
     let run = context.run(&args("crashed")).success();
-    assert_eq!(context.read("crashed/dataset.jsonl"), expected, "seed {seed}\n{}", run.stderr());
+    assert_eq!(context.read("crashed/dataset.jsonl"), expected, "{}", run.stderr());
     ids_are_unique(&read_jsonl(&context.path("crashed/dataset.jsonl")));
     let manifest: serde_json::Value = serde_json::from_str(&context.read("crashed/manifest.json")).unwrap();
-    let whole: serde_json::Value = serde_json::from_str(&context.read("whole/manifest.json")).unwrap();
     assert_eq!(manifest["labels"], whole["labels"], "the same calls, kept rows and rejections");
     assert_eq!(manifest["requests"]["total"], whole["requests"]["total"]);
     assert!(manifest["requests"]["replayed"].as_u64().unwrap() > 0, "earlier replies were replayed: {manifest}");
@@ -152,17 +156,19 @@ fn kill_9_during_http_requests_loses_no_paid_reply_and_duplicates_no_row() {
 
     let mut crashed = endpoint_args(&url, "6", "3", "crashed");
     crashed.push("--no-cache");
-    let seed: u64 = rand::random();
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let kills = 5;
-    kill_repeatedly(&context, &crashed, kills, (0.3, 1.2), &mut rng);
+    // Kill while requests are in flight: replies are journaled one by one as they arrive, and
+    // with 250 ms per reply the rest of each batch is still at the server.
+    let targets = kill_targets(0, whole_hits as u64, 3);
+    assert!(targets.len() >= 3, "{whole_hits} requests leave too few kill points: {targets:?}");
+    kill_at_journal_counts(&context, &crashed, "crashed", &targets);
     context.run(&crashed).success();
-    assert_eq!(context.read("crashed/dataset.jsonl"), context.read("whole/dataset.jsonl"), "seed {seed}");
+    assert_eq!(context.read("crashed/dataset.jsonl"), context.read("whole/dataset.jsonl"));
     ids_are_unique(&read_jsonl(&context.path("crashed/dataset.jsonl")));
     // Only requests in flight at a kill can be sent twice: every reply received was kept.
     let crashed_hits = server.hits().len() - whole_hits;
-    assert!(crashed_hits >= whole_hits, "seed {seed}: {crashed_hits} < {whole_hits}");
-    assert!(crashed_hits <= whole_hits + kills * 3, "seed {seed}: {crashed_hits} hits for {whole_hits} requests");
+    let kills = targets.len();
+    assert!(crashed_hits >= whole_hits, "{crashed_hits} < {whole_hits}");
+    assert!(crashed_hits <= whole_hits + kills * 3, "{crashed_hits} hits for {whole_hits} requests");
 }
 
 #[test]

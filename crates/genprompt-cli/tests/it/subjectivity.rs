@@ -146,6 +146,14 @@ fn subjectivity_refuses_unmatched_duplicate_and_mixed_results() {
         result(&context, "d", "imdb", "synthetic", "finetune", 0.7),
     ];
     assert!(run_with(&mixed).stderr().contains("mix classifiers (finetune, probe)"));
+
+    // Missing files are bad input too, named in the message.
+    let imdb = result(&context, "e", "imdb", "real", "probe", 0.9);
+    let run = run_with(&[imdb.clone(), "missing/metrics.json".to_string()]);
+    assert!(run.stderr().contains("missing/metrics.json"), "{}", run.stderr());
+    let args = ["subjectivity", "--ranking", "no-ranking.toml", "--results", imdb.as_str()];
+    let run = context.run(&args).failure(2);
+    assert!(run.stderr().contains("no-ranking.toml"), "{}", run.stderr());
 }
 
 /// Real `eval` output feeds `subjectivity`: the gap is the difference of the two files' scores.

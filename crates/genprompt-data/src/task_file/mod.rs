@@ -73,7 +73,12 @@ pub struct LoadedTask {
 /// flag) and is taken relative to the working directory, while the file's own path is taken
 /// relative to the task file.
 pub fn load_task(path: &Path, seed_override: Option<&Path>) -> Result<LoadedTask, DataError> {
-    let text = std::fs::read_to_string(path).map_err(|source| DataError::io(path, source))?;
+    let bytes = std::fs::read(path).map_err(|source| DataError::io(path, source))?;
+    let text = String::from_utf8(bytes).map_err(|err| {
+        let valid = std::str::from_utf8(&err.as_bytes()[..err.utf8_error().valid_up_to()]).unwrap_or_default();
+        let at = Location::from_offset(path.to_path_buf(), valid, valid.len());
+        DataError::invalid(at, "invalid UTF-8; save the task file as UTF-8")
+    })?;
     load_task_text(path, &text, seed_override)
 }
 
@@ -198,12 +203,11 @@ pub fn load_task_text(path: &Path, text: &str, seed_override: Option<&Path>) -> 
         return Err(many(problems));
     }
 
-    let seed_path = seed_path.expect("a missing seed path is a problem reported above");
+    let seed_path = seed_path.expect("invariant: a missing seed path was pushed to `problems`, returned above");
     let seed_bytes = std::fs::read(&seed_path).map_err(|source| DataError::io(&seed_path, source))?;
     let (seed_rows, mut problems) = read_seed_rows(&seed_path, &labels, per_label as usize)?;
-    for (label, offset) in labels.iter().zip(&label_offsets) {
-        let n_rows = seed_rows[labels.iter().position(|l| l.name == label.name).expect("label exists")].len();
-        if n_rows == 0 {
+    for ((label, offset), rows) in labels.iter().zip(&label_offsets).zip(&seed_rows) {
+        if rows.is_empty() {
             problems.push(DataError::invalid(
                 at(*offset),
                 format!("label \"{}\" has no seed rows in {}", label.name, seed_path.display()),

@@ -280,3 +280,17 @@ fn llm_table_takes_several_endpoints() {
     let empty = check_error(&format!("{GOOD}\n[llm]\nbase_urls = []\n"), SEEDS);
     assert!(empty.contains("base_urls must list at least one URL"), "{empty}");
 }
+
+#[test]
+fn invalid_utf8_in_the_task_file_names_its_line_and_is_bad_input() {
+    let mut bytes = GOOD.as_bytes().to_vec();
+    let at = GOOD.find("charges").unwrap();
+    bytes[at] = 0xff;
+    let dir = tempfile::tempdir().unwrap();
+    let task_path = dir.path().join("task.toml");
+    std::fs::write(&task_path, bytes).unwrap();
+    std::fs::write(dir.path().join("seeds.jsonl"), SEEDS).unwrap();
+    let err = load_task(&task_path, None).unwrap_err();
+    assert!(err.is_bad_input(), "{err:?}");
+    assert_eq!(err.to_string(), format!("{}:13:15: invalid UTF-8; save the task file as UTF-8", task_path.display()));
+}

@@ -1,62 +1,116 @@
 //! Admission control seen from the server: requests in flight stay under the cap, and fall
-//! after 429s and when the server queues.
+//! after 429s and when the server queues. The server holds every hit until the test releases
+//! it, and the test checks the client only when it is still (every request it has not finished
+//! is either held at the server or waiting for a slot), so nothing depends on timing.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use genprompt_llm::ChatModel;
+use genprompt_llm_http::HttpChatModel;
 use genprompt_llm_http::testing::{Fault, FaultServer, key};
 
 use crate::{batch, model};
 
-#[test]
-fn requests_in_flight_never_exceed_the_cap() {
-    let server = FaultServer::start();
-    server.set_latency(Duration::from_millis(50));
-    let model = model(&server, |c| c.max_in_flight = 4);
-    let results = model.chat(&batch(0..24));
-    assert!(results.iter().all(Result::is_ok));
-    let most = server.max_in_flight();
-    assert!((2..=4).contains(&most), "requests are sent concurrently, at most 4 at once: saw {most}");
+const PATIENCE: Duration = Duration::from_secs(60);
+const SETTLE: Duration = Duration::from_secs(20);
+
+/// Waits until the server has let `passed` hits through its gate and every request of the
+/// running calls that is not finished (`total` minus the replies and failures so far) is held at
+/// the server or waiting for admission; returns how many are held.
+fn settle(server: &FaultServer, model: &HttpChatModel, total: u64, passed: usize) -> usize {
+    let started = Instant::now();
+    loop {
+        let stats = model.stats();
+        let still = (server.held() + stats.waiting_for_admission) as u64 == total - stats.requests;
+        if server.passed() == passed && still {
+            return server.held();
+        }
+        if started.elapsed() > SETTLE {
+            // Let the held requests finish, so the failing test ends instead of hanging.
+            server.release_all();
+            panic!("the client never settled: {} held, {stats:?}", server.held());
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// A model that never times out a held request.
+fn patient(server: &FaultServer, cap: usize) -> HttpChatModel {
+    model(server, |c| {
+        c.max_in_flight = cap;
+        c.timeout = PATIENCE;
+    })
 }
 
 #[test]
-fn concurrency_halves_after_429s_and_grows_back_slowly() {
+fn requests_in_flight_never_exceed_the_cap() {
     let server = FaultServer::start();
-    server.set_latency(Duration::from_millis(30));
+    server.hold();
+    let model = patient(&server, 4);
+    std::thread::scope(|s| {
+        let call = s.spawn(|| model.chat(&batch(0..24)));
+        // Release one reply at a time: the client always refills to exactly the cap.
+        for done in 0..24 {
+            assert_eq!(settle(&server, &model, 24, done), (24 - done).min(4), "after {done} replies");
+            server.release(1);
+        }
+        assert!(call.join().unwrap().iter().all(Result::is_ok));
+    });
+    assert_eq!(server.max_in_flight(), 4);
+}
+
+#[test]
+fn concurrency_halves_after_429s_and_grows_back_by_one_per_run_of_successes() {
+    let server = FaultServer::start();
     for i in 0..8 {
         server.script(&key(i), [Fault::RateLimited(None)]);
     }
-    let model = model(&server, |c| c.max_in_flight = 8);
-    // The first round is refused: the limit halves (to 4, or lower if a request sent after the
-    // cut is refused too), then grows by one after each run of `limit` successes.
-    assert!(model.chat(&batch(0..8)).iter().all(Result::is_ok));
-    let limit = model.stats().current_concurrency;
-    assert!((2..=5).contains(&limit), "{limit}");
-    server.reset_max_in_flight();
-    assert!(model.chat(&batch(8..16)).iter().all(Result::is_ok));
-    let most = server.max_in_flight();
-    assert!(most < 8, "after the 429s the server never sees the full cap again in the next batch: saw {most}");
-    assert!(model.stats().current_concurrency <= 7);
+    server.hold();
+    let model = patient(&server, 8);
+    std::thread::scope(|s| {
+        let call = s.spawn(|| model.chat(&batch(0..8)));
+        assert_eq!(settle(&server, &model, 8, 0), 8, "all eight are sent at once");
+        // All eight are refused: one round of 429s halves the limit once, and only four retries go out.
+        server.release(8);
+        assert_eq!(settle(&server, &model, 8, 8), 4);
+        assert_eq!(model.stats().current_concurrency, 4);
+        // Four successes at limit 4 raise it to 5; the last four are too few to raise it again.
+        server.release_all();
+        assert!(call.join().unwrap().iter().all(Result::is_ok));
+    });
+    assert_eq!(model.stats().current_concurrency, 5);
+    assert_eq!(model.stats().rate_limited, 8);
+    let passed = server.passed();
+    server.hold();
+    std::thread::scope(|s| {
+        let call = s.spawn(|| model.chat(&batch(8..16)));
+        assert_eq!(settle(&server, &model, 16, passed), 5, "the next batch never sees the full cap");
+        server.release_all();
+        assert!(call.join().unwrap().iter().all(Result::is_ok));
+    });
+    // The run of successes carries over: one more makes five at 5 (-> 6), six more make 7.
+    assert_eq!(model.stats().current_concurrency, 7);
 }
 
 #[test]
 fn a_server_that_queues_instead_of_refusing_gets_fewer_requests() {
     let server = FaultServer::start();
-    // Two workers, 80 ms each: with 16 in flight, the queue makes later replies many times
-    // slower than the first ones, as vLLM does when it is saturated.
-    server.set_parallel(2);
-    server.set_latency(Duration::from_millis(80));
     let model = model(&server, |c| {
         c.max_in_flight = 16;
         c.latency_factor = Some(3.0);
-        c.timeout = Duration::from_secs(10);
+        c.timeout = PATIENCE;
     });
-    let results = model.chat(&batch(0..32));
-    assert!(results.iter().all(Result::is_ok));
+    // Warm-up: fast replies set the baseline. The test's own clock around the call bounds the
+    // latency the client measured for each of them from above.
+    let started = Instant::now();
+    assert!(model.chat(&batch(0..6)).iter().all(Result::is_ok));
+    let slowest = started.elapsed();
+    // One reply ten times slower than the slowest warm-up reply (and well above the 100 ms under
+    // which latency is ignored), same length: by construction a queueing signal, not jitter.
+    let queued = (slowest * 10).max(Duration::from_millis(300));
+    server.script(&key(6), [Fault::Slow(queued)]);
+    assert!(model.chat(&batch(6..7)).iter().all(Result::is_ok));
     let stats = model.stats();
-    assert!(stats.current_concurrency < 16, "{stats:?}");
+    assert_eq!(stats.current_concurrency, 8, "{stats:?}");
     assert_eq!(stats.rate_limited + stats.retries, 0, "no request failed: the signal is latency alone");
-    let hits = server.hits();
-    let late = hits[hits.len() - 8..].iter().map(|hit| hit.in_flight).max().unwrap();
-    assert!(late < 16, "the last requests met a shorter queue: {late}");
 }

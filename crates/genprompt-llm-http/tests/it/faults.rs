@@ -184,18 +184,38 @@ fn other_client_errors_fail_fast_with_the_servers_message() {
 #[test]
 fn retry_after_holds_the_retry_back() {
     let server = FaultServer::start();
-    // Request 0 is refused after 300 ms and told to wait a second; request 1, sent at the same
-    // time, takes 400 ms. If the wait is honoured, the server has answered request 1 before
-    // request 0 comes back; backoff alone would bring it back within ~20 ms, before that.
-    let refused = Fault::RateLimited(Some("1".to_string()));
-    server.script(&key(0), [Fault::After(Duration::from_millis(300), Box::new(refused))]);
-    server.script(&key(1), [Fault::Slow(Duration::from_millis(400))]);
+    // Request 0 is refused and told to wait a second. The server notes when each hit arrives:
+    // the retry can come no sooner than a second after the refusal was sent, while backoff alone
+    // would bring it back within the 20 ms backoff cap.
+    server.script(&key(0), [Fault::RateLimited(Some("1".to_string()))]);
     let model = model(&server, |c| c.timeout = Duration::from_secs(5));
-    let results = model.chat(&batch(0..2));
+    let results = model.chat(&batch(0..1));
     assert!(results.iter().all(Result::is_ok));
-    let retry = &server.hits_for(&key(0))[1];
-    assert_eq!(retry.completed_before, 2, "request 0 was retried before its Retry-After passed");
+    let hits = server.hits_for(&key(0));
+    assert_eq!(hits.len(), 2);
+    let gap = hits[1].at.duration_since(hits[0].at);
+    assert!(gap >= Duration::from_secs(1), "request 0 was retried {gap:?} after its 429, before its Retry-After");
     assert_eq!(model.stats().rate_limited, 1);
+}
+
+#[test]
+fn retry_after_pauses_every_request_not_only_the_refused_one() {
+    let server = FaultServer::start();
+    // One slot, and each request refused once with a one-second wait: whichever goes first, the
+    // other may not take the slot it frees until the pause is over.
+    server.script(&key(0), [Fault::RateLimited(Some("1".to_string()))]);
+    server.script(&key(1), [Fault::RateLimited(Some("1".to_string()))]);
+    let model = model(&server, |c| {
+        c.timeout = Duration::from_secs(5);
+        c.max_in_flight = 1;
+    });
+    assert!(model.chat(&batch(0..2)).iter().all(Result::is_ok));
+    let hits = server.hits();
+    assert_eq!(hits.len(), 4);
+    for hit in &hits[1..] {
+        let gap = hit.at.duration_since(hits[0].at);
+        assert!(gap >= Duration::from_secs(1), "{} was sent {gap:?} after the first 429", hit.key);
+    }
 }
 
 #[test]

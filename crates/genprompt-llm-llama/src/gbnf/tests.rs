@@ -71,3 +71,14 @@ fn unsupported_constructs_are_refused_with_their_place() {
     assert_eq!(from_schema(&json!({"type": "array"})).unwrap_err(), "$: an array schema needs `items`");
     assert_eq!(from_schema(&json!({"type": "date"})).unwrap_err(), "$: unknown type `date`");
 }
+
+#[test]
+fn bounds_too_large_for_llama_cpp_or_crossed_are_refused() {
+    let huge = json!({"type": "array", "items": {"type": "string"}, "maxItems": u64::MAX});
+    assert!(from_schema(&huge).unwrap_err().contains("maxItems above 4096 is too large"));
+    let long = json!({"type": "string", "minLength": 5000});
+    assert!(from_schema(&long).unwrap_err().contains("minLength above 4096"));
+    let crossed = json!({"type": "string", "minLength": 5, "maxLength": 2});
+    assert_eq!(from_schema(&crossed).unwrap_err(), "$: maxLength is below minLength");
+    assert!(from_schema(&json!({"type": "string", "maxLength": 4096})).is_ok());
+}

@@ -113,5 +113,7 @@ impl Method for AttrPrompt<'_> {
             .collect()
     }
 
-    fn kept(&mut self, _: &[(String, String)], _: &Embeddings) {}
+    fn kept(&mut self, _: &[(String, String)], _: &Embeddings) -> Result<(), MethodError> {
+        Ok(())
+    }
 }

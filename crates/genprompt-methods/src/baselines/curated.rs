@@ -87,8 +87,8 @@ impl Method for Curated<'_> {
         self.simprompt.next_batch(n, batch)
     }
 
-    fn kept(&mut self, offspring: &[(String, String)], embeddings: &Embeddings) {
-        self.simprompt.kept(offspring, embeddings);
+    fn kept(&mut self, offspring: &[(String, String)], embeddings: &Embeddings) -> Result<(), MethodError> {
+        self.simprompt.kept(offspring, embeddings)
     }
 
     fn screen(&self, candidates: &Embeddings) -> Vec<bool> {

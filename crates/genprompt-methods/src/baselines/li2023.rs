@@ -98,10 +98,11 @@ impl Method for ZeroShot<'_> {
             .collect()
     }
 
-    fn kept(&mut self, offspring: &[(String, String)], _: &Embeddings) {
+    fn kept(&mut self, offspring: &[(String, String)], _: &Embeddings) -> Result<(), MethodError> {
         self.recent.extend(offspring.iter().map(|(_, text)| text.clone()));
         let excess = self.recent.len().saturating_sub(N_PREVIOUS);
         self.recent.drain(..excess);
+        Ok(())
     }
 }
 
@@ -168,5 +169,7 @@ impl Method for FewShot<'_> {
             .collect()
     }
 
-    fn kept(&mut self, _: &[(String, String)], _: &Embeddings) {}
+    fn kept(&mut self, _: &[(String, String)], _: &Embeddings) -> Result<(), MethodError> {
+        Ok(())
+    }
 }

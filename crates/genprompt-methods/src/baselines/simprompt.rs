@@ -97,5 +97,7 @@ impl Method for SimPrompt<'_> {
             .collect()
     }
 
-    fn kept(&mut self, _: &[(String, String)], _: &Embeddings) {}
+    fn kept(&mut self, _: &[(String, String)], _: &Embeddings) -> Result<(), MethodError> {
+        Ok(())
+    }
 }

@@ -138,10 +138,12 @@ Write a news sentence with the label 'sports'. 'sports' means: sport events and 
 Use at most 30 words. Reply with the news sentence only.";
     assert_eq!(drafts[0].messages.len(), 1);
     assert_eq!(drafts[0].messages[0].content, expected);
-    method.kept(
-        &[("gen:sports:0".into(), "First text".into()), ("gen:sports:1".into(), "Second text".into())],
-        &Embeddings::new(2),
-    );
+    method
+        .kept(
+            &[("gen:sports:0".into(), "First text".into()), ("gen:sports:1".into(), "Second text".into())],
+            &Embeddings::new(2),
+        )
+        .unwrap();
     let fifth = method.next_batch(1, 1).remove(0);
     let roles: Vec<Role> = fifth.messages.iter().map(|m| m.role).collect();
     assert_eq!(roles, [Role::User, Role::Assistant, Role::User, Role::Assistant, Role::User]);

@@ -97,7 +97,7 @@ impl<'a> Genetic<'a> {
     /// The prompt for `parents` with `crossover`, and where it comes from.
     fn draft(&self, parents: Parents, crossover: &Crossover, batch: usize) -> Draft {
         let label = self.task.label(self.label);
-        let pool = self.pool.as_ref().expect("start_label comes first");
+        let pool = self.pool.as_ref().expect("the Method contract: start_label comes first");
         let (first, second) = (pool.member(parents.first()), pool.member(parents.second()));
         let prompt = render_prompt(self.task, label, [&first.text, &second.text], crossover);
         Draft {
@@ -163,14 +163,14 @@ impl Method for Genetic<'_> {
         }
         let members = seed_rows.iter().map(|row| Member { id: row.id(), text: row.text.clone() }).collect();
         self.label = label;
-        self.pool = Some(Pool::new(members, seed_embeddings));
+        self.pool = Some(Pool::new(members, seed_embeddings)?);
         self.steady = steady::SteadyParents::default();
         Ok(())
     }
 
     fn next_batch(&mut self, n: usize, batch: usize) -> Vec<Draft> {
         let mut parents_rng = rng_for(self.rng_seed, RngStream::Parents { label: self.label.0, batch });
-        let pool = self.pool.as_mut().expect("start_label comes first");
+        let pool = self.pool.as_mut().expect("the Method contract: start_label comes first");
         let mut all_parents = select_parents(pool, self.config.parents, n, &mut parents_rng);
         if all_parents.len() < n {
             // Every pair has been used once: start a new round over all pairs rather than stop.
@@ -203,9 +203,9 @@ impl Method for Genetic<'_> {
         self.settle(seq, failed);
     }
 
-    fn kept(&mut self, offspring: &[(String, String)], embeddings: &Embeddings) {
+    fn kept(&mut self, offspring: &[(String, String)], embeddings: &Embeddings) -> Result<(), MethodError> {
         let members = offspring.iter().map(|(id, text)| Member { id: id.clone(), text: text.clone() }).collect();
-        self.pool.as_mut().expect("start_label comes first").add(members, embeddings);
+        self.pool.as_mut().expect("the Method contract: start_label comes first").add(members, embeddings)
     }
 
     fn request_failed(&mut self, draft_idx: usize) {

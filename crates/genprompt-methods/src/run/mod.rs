@@ -306,7 +306,7 @@ impl LabelRun<'_> {
                 let lineage = drafts[draft_idx].lineage.clone();
                 self.outcome.offspring.push(Offspring { id, label: self.label_id, text, lineage, truncated });
             }
-            method.kept(&kept, &batch_embeddings);
+            method.kept(&kept, &batch_embeddings)?;
             self.outcome.tokens.prompt += batch_tokens.prompt;
             self.outcome.tokens.completion += batch_tokens.completion;
             observer

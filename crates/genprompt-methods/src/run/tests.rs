@@ -44,7 +44,12 @@ struct ScriptedChat {
 
 impl ScriptedChat {
     fn new(script: Vec<Result<&'static str, ()>>) -> ScriptedChat {
-        let identity = ModelIdentity { backend: "script".into(), name: "script".into(), sha256: String::new() };
+        let identity = ModelIdentity {
+            backend: "script".into(),
+            name: "script".into(),
+            sha256: String::new(),
+            batch_settings: None,
+        };
         ScriptedChat { identity, script, calls: Mutex::new(Vec::new()) }
     }
 }

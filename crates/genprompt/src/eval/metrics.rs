@@ -27,10 +27,14 @@ pub struct Metrics {
     pub labels: Vec<String>,
     /// Mean and population standard deviation over the runs.
     pub summary: Summary,
+    /// Precision, recall and F1 of every label, averaged over the runs.
+    pub per_label_mean: Vec<genprompt_eval::LabelScores>,
     /// One report per run (seed, seed+1, ...).
     pub runs: Vec<ClassificationReport>,
     /// Diversity and fidelity of the training rows (the synthetic set).
     pub intrinsic: IntrinsicReport,
+    /// What was left out of these metrics and why (e.g. label faithfulness without real rows).
+    pub notes: Vec<String>,
     /// Accuracy by annotator agreement of the test rows, else null.
     pub agreement: Option<AgreementCurve>,
 }

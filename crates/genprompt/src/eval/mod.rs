@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 
 use genprompt_data::write_json_atomic;
-use genprompt_embed::{Embeddings, Encoder};
-use genprompt_eval::{IntrinsicConfig, Probe, ProbeConfig, classification_report, intrinsic_report};
+use genprompt_embed::Encoder;
+use genprompt_eval::{IntrinsicConfig, Probe, ProbeConfig, classification_report, intrinsic_report_with};
 
 use crate::backends::encoder_info;
 use crate::config::{NamedRows, RowSource};
@@ -19,6 +19,10 @@ pub use agreement::{Agreement, AgreementCurve, AgreementSummary};
 pub use metrics::{FinetuneSettings, METRICS_FORMAT_VERSION, MeanStd, Metrics, Summary, metrics_path};
 pub(crate) use training::embed_rows;
 pub use training::entity_tags;
+
+/// Why `label_faithfulness` is null in metrics computed without real training rows.
+pub const NO_FAITHFULNESS: &str = "label faithfulness is left out: it needs a probe trained on real training rows \
+     (--real-train FILE), and a probe trained on the test rows would be scored on its own training data";
 
 /// What the classifier is trained on.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -158,6 +162,13 @@ pub fn evaluate(config: &EvalConfig, observer: &dyn Observer, cancel: &CancelTok
     if config.runs == 0 {
         return Err(Error::bad_input("--runs must be at least 1"));
     }
+    if matches!(config.classifier, Classifier::Finetune(_)) && config.backends.encoder.base_url.is_some() {
+        // Fine-tuning trains the local MiniLM, while metrics.json would name the endpoint's model.
+        return Err(Error::bad_input(
+            "--classifier finetune cannot fine-tune an --encoder-base-url endpoint (it trains the local MiniLM); \
+             drop --encoder-base-url, or use --classifier probe",
+        ));
+    }
     let encoder = config.backends.load_encoder()?;
     let finetune = match config.classifier {
         Classifier::Probe => None,
@@ -234,7 +245,7 @@ pub(crate) fn evaluate_with(
     let mut finetune_settings = None;
     for run in 0..plan.runs {
         cancel.check()?;
-        let rng_seed = plan.rng_seed + run as u64;
+        let rng_seed = genprompt_core::run_seed(plan.rng_seed, run);
         let predictions = match &plan.finetune {
             None => {
                 let config = ProbeConfig { rng_seed, ..base_config.clone() };
@@ -277,18 +288,23 @@ pub(crate) fn evaluate_with(
         agreement::agreement_curve(&agreement.field, values, &agreement.thresholds, &test_y, &run_predictions)
     });
 
-    // Faithfulness needs a probe that knows real data: the real training rows if given, else
-    // the test rows.
+    // Faithfulness needs a probe trained on real training rows; never on the test rows it is
+    // scored against, so without --real-train it is left out and the metrics say why.
     let train_y = training::label_indices(&labels, train_rows);
-    let real_y = real_rows.map(|rows| training::label_indices(&labels, rows));
-    let (judge_x, judge_y): (&Embeddings, &[usize]) = match (&real_x, &real_y) {
-        (Some(x), Some(y)) => (x, y),
-        _ => (&test_x, &test_y),
+    let judge = match (&real_x, real_rows) {
+        (Some(real_x), Some(rows)) => {
+            let real_y = training::label_indices(&labels, rows);
+            Some(Probe::train(real_x, &real_y, labels.len(), &base_config)?)
+        }
+        _ => None,
     };
-    let judge = Probe::train(judge_x, judge_y, labels.len(), &base_config)?;
+    let notes = match judge {
+        Some(_) => Vec::new(),
+        None => vec![NO_FAITHFULNESS.to_string()],
+    };
     let texts: Vec<&str> = train_rows.iter().map(|row| row.text.as_str()).collect();
     let intrinsic_config = IntrinsicConfig { rng_seed: plan.rng_seed, ..IntrinsicConfig::standard() };
-    let intrinsic = intrinsic_report(&train_x, &train_y, &texts, Some((&test_x, &judge)), &intrinsic_config);
+    let intrinsic = intrinsic_report_with(&train_x, &train_y, &texts, Some(&test_x), judge.as_ref(), &intrinsic_config);
 
     Ok(Metrics {
         format_version: METRICS_FORMAT_VERSION,
@@ -307,8 +323,10 @@ pub(crate) fn evaluate_with(
             micro_f1: MeanStd::of(runs.iter().map(|r| r.micro_f1)),
             macro_f1: MeanStd::of(runs.iter().map(|r| r.macro_f1)),
         },
+        per_label_mean: genprompt_eval::mean_per_label(&runs),
         runs,
         intrinsic,
+        notes,
         agreement,
         labels,
     })

@@ -39,11 +39,10 @@ pub(super) fn write_dataset(
     writer.finish()?;
     let rows = genprompt_data::read_rows(&dataset)?;
     genprompt_data::write_parquet(&out.join("dataset.parquet"), &rows)?;
-    write_json_atomic(&out.join("manifest.json"), manifest)?;
     let label_names: Vec<String> = loaded.task.labels().iter().map(|l| l.name.clone()).collect();
-    let card_path = out.join("README.md");
-    std::fs::write(&card_path, crate::card::render(manifest, &label_names))
-        .map_err(|source| DataError::io(&card_path, source))?;
+    genprompt_data::write_text_atomic(&out.join("README.md"), &crate::card::render(manifest, &label_names))?;
+    // Last: a manifest marks a finished folder.
+    write_json_atomic(&out.join("manifest.json"), manifest)?;
     Ok((dataset, rows))
 }
 

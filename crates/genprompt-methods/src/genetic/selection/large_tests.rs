@@ -33,7 +33,7 @@ fn members(n: usize) -> Vec<Member> {
 
 fn large_pool(rng_seed: u64) -> (Pool, impl Rng) {
     let mut rng = rng_for(rng_seed, RngStream::Other(7));
-    (Pool::new(members(N_MEMBERS), rows(N_MEMBERS, &mut rng)), rng)
+    (Pool::new(members(N_MEMBERS), rows(N_MEMBERS, &mut rng)).unwrap(), rng)
 }
 
 /// Batches of 20 pairs with 20 rows added before each but the first, as in the Genetic Prompt loop.
@@ -42,7 +42,7 @@ fn batches(pool: &mut Pool, mode: ParentSelection, rows_rng: &mut impl Rng) -> V
     (0..BATCHES)
         .map(|batch| {
             if batch > 0 {
-                pool.add(members(BATCH), &rows(BATCH, rows_rng));
+                pool.add(members(BATCH), &rows(BATCH, rows_rng)).unwrap();
             }
             select_parents(pool, mode, BATCH, &mut rng)
         })
@@ -56,7 +56,7 @@ fn large_pools_never_reuse_a_pair_and_stay_close_to_the_exact_best() {
     let mut used = HashSet::new();
     for batch in 0..BATCHES {
         if batch > 0 {
-            pool.add(members(BATCH), &rows(BATCH, &mut rows_rng));
+            pool.add(members(BATCH), &rows(BATCH, &mut rows_rng)).unwrap();
         }
         let exact = exact::most_distant_pairs(pool.embeddings(), BATCH, Some(&used));
         let chosen = select_parents(&mut pool, ParentSelection::Active, BATCH, &mut rng);
@@ -75,13 +75,13 @@ fn large_pools_never_reuse_a_pair_and_stay_close_to_the_exact_best() {
 #[test]
 fn large_pools_survive_bulk_loads_and_rebuilds() {
     let mut rng = rng_for(6, RngStream::Other(7));
-    let mut pool = Pool::new(members(EXACT_MAX_POOL + 100), rows(EXACT_MAX_POOL + 100, &mut rng));
+    let mut pool = Pool::new(members(EXACT_MAX_POOL + 100), rows(EXACT_MAX_POOL + 100, &mut rng)).unwrap();
     let mut parents_rng = rng_for(0, RngStream::Other(1));
     let mut used = HashSet::new();
     // A first index, then two bulk loads (more rows than a call scans), the second doubling the
     // pool: each rebuilds the index, which keeps the pairs it knew.
     for added in [0, 500, EXACT_MAX_POOL] {
-        pool.add(members(added), &rows(added, &mut rng));
+        pool.add(members(added), &rows(added, &mut rng)).unwrap();
         let exact = exact::most_distant_pairs(pool.embeddings(), BATCH, Some(&used));
         let chosen = select_parents(&mut pool, ParentSelection::Active, BATCH, &mut parents_rng);
         assert_eq!(chosen.len(), BATCH);
