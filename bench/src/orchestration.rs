@@ -43,9 +43,8 @@ pub fn serve(latency_ms: u64, mode: Option<&str>) {
             server.set_embedding_latency(Duration::from_millis(5));
         }
         Some("unauthorized") => server.set_default(Fault::Unauthorized),
-        Some(code) => {
-            server.set_default(Fault::status(code.parse().expect("a fault is an HTTP status, `unauthorized` or `varied`")))
-        }
+        Some(code) => server
+            .set_default(Fault::status(code.parse().expect("a fault is an HTTP status, `unauthorized` or `varied`"))),
     }
     println!("{}", server.base_url());
     let mut sink = String::new();

@@ -121,7 +121,8 @@ pub struct RunSettings {
     max_tokens: Option<u32>,
     // Which models.
     llm: Option<PathBuf>,
-    base_url: Option<String>,
+    /// One endpoint, or a list of endpoints serving the same model.
+    base_url: Option<BaseUrls>,
     model: Option<String>,
     threads: Option<usize>,
     api_key_env: Option<String>,
@@ -278,7 +279,8 @@ impl RunSettings {
         let llm = LlmConfig {
             gguf: self.llm.clone(),
             threads: self.threads,
-            base_url: self.base_url.clone(),
+            base_url: self.base_url.as_ref().and_then(|urls| urls.first()),
+            more_base_urls: self.base_url.as_ref().map(BaseUrls::rest).unwrap_or_default(),
             model: self.model.clone(),
             api_key_env: self.api_key_env.clone(),
             max_in_flight: self.max_in_flight,
@@ -365,5 +367,29 @@ impl EvaluateRequest {
             return Err(Failure::BadInput("agreement_thresholds needs agreement_field".to_string()));
         }
         Ok(config)
+    }
+}
+
+/// `base_url="http://..."` or `base_url=["http://a/v1", "http://b/v1"]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+enum BaseUrls {
+    One(String),
+    Several(Vec<String>),
+}
+
+impl BaseUrls {
+    fn first(&self) -> Option<String> {
+        match self {
+            BaseUrls::One(url) => Some(url.clone()),
+            BaseUrls::Several(urls) => urls.first().cloned(),
+        }
+    }
+
+    fn rest(&self) -> Vec<String> {
+        match self {
+            BaseUrls::One(_) => Vec::new(),
+            BaseUrls::Several(urls) => urls.iter().skip(1).cloned().collect(),
+        }
     }
 }

@@ -11,8 +11,7 @@ mod task;
 
 pub use manifest::{
     Cost, EndpointUsage, LabelCounts, MANIFEST_FORMAT_VERSION, Manifest, ManifestError, ModelInfo, RejectionCounts,
-    RequestCounts,
-    Timings, TokenUsage,
+    RequestCounts, Timings, TokenUsage,
 };
 pub use rng::{RngStream, rng_for, run_seed, stream_seed};
 pub use row::{Crossover, GeneRole, Lineage, Row, SeedRow};

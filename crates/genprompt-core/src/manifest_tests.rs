@@ -28,6 +28,7 @@ fn manifest() -> Manifest {
         requests: RequestCounts { total: 7, sent: 7, failed: 2, ..RequestCounts::default() },
         cost: Cost { paid_prompt_tokens: 10, paid_completion_tokens: 5, usd: Some(0.0), ..Cost::default() },
         timings: Timings { total_s: 1.5, ..Timings::default() },
+        endpoints: Vec::new(),
     }
 }
 

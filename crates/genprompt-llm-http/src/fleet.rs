@@ -100,7 +100,7 @@ impl Fleet {
             .iter()
             .map(|client| EndpointStats {
                 base_url: client.config.base_url.clone(),
-                stats: client.counters.snapshot(client.admission.limit()),
+                stats: client.counters.snapshot(&client.admission),
                 set_aside: client.health.set_aside(),
             })
             .collect()

@@ -103,6 +103,7 @@ impl HttpStats {
             prompt_tokens: self.prompt_tokens + other.prompt_tokens,
             completion_tokens: self.completion_tokens + other.completion_tokens,
             current_concurrency: self.current_concurrency + other.current_concurrency,
+            waiting_for_admission: self.waiting_for_admission + other.waiting_for_admission,
         }
     }
 }

@@ -39,8 +39,8 @@ pub enum StoreError {
 }
 
 #[cfg(test)]
-mod session_tests;
-#[cfg(test)]
 mod batch_tests;
+#[cfg(test)]
+mod session_tests;
 #[cfg(test)]
 mod tests;

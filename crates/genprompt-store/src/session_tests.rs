@@ -21,7 +21,8 @@ struct LifoSession<'a>(&'a Lifo, Vec<(u64, ChatRequest)>);
 
 impl Lifo {
     fn new() -> Lifo {
-        let identity = ModelIdentity { backend: "test".into(), name: "lifo".into(), sha256: String::new() };
+        let identity =
+            ModelIdentity { backend: "test".into(), name: "lifo".into(), sha256: String::new(), batch_settings: None };
         Lifo { identity, sent: Mutex::new(Vec::new()) }
     }
 

@@ -267,7 +267,7 @@ impl Steady<'_> {
                     Ok(()) => {
                         let id = format!("gen:{name}:{}", lane.offspring.len());
                         let single = Embeddings::from_flat(embeddings.dim(), embedding.to_vec());
-                        lane.method.kept(&[(id.clone(), text.clone())], &single);
+                        lane.method.kept(&[(id.clone(), text.clone())], &single)?;
                         lane.kept_embeddings.push(embedding);
                         let lineage = flight.draft.lineage.clone();
                         lane.offspring.push(Offspring { id, label: lane.label, text, lineage, truncated });
