@@ -27,7 +27,7 @@ def generate(
     out: PathLike | None = None,
     seed: int = 0,
     llm: PathLike | None = None,
-    base_url: str | None = None,
+    base_url: str | list[str] | None = None,
     model: str | None = None,
     *,
     force: bool = False,
@@ -46,8 +46,9 @@ def generate(
             manifest.json, README.md and the run journal.
         seed: random seed; the same seed, task and model give the same dataset.
         llm: a GGUF chat model file instead of the embedded default.
-        base_url: an OpenAI-compatible endpoint (needs ``model``); the key is read from the
-            variable named by ``api_key_env`` (default ``OPENAI_API_KEY``).
+        base_url: an OpenAI-compatible endpoint (needs ``model``), or a list of endpoints
+            serving the same model (requests go where there is free capacity); the key is read
+            from the variable named by ``api_key_env`` (default ``OPENAI_API_KEY``).
         model: the endpoint's model name.
         force: replace a finished dataset in ``out``, or start an unfinished run over.
         progress: ``None`` prints progress lines on stderr, ``False`` prints nothing, a callable
