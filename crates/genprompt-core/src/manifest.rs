@@ -85,6 +85,7 @@ pub struct LabelCounts {
 }
 
 /// Why replies were dropped; no reply is ever dropped without landing in one of these.
+/// Reasons added after format 1 default to zero when an older manifest is read.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RejectionCounts {
     pub refusal: usize,
@@ -95,18 +96,56 @@ pub struct RejectionCounts {
     pub missing_entity_tags: usize,
     pub curated_out: usize,
     pub llm_error: usize,
+    #[serde(default)]
+    pub chatter: usize,
+    #[serde(default)]
+    pub prompt_echo: usize,
+    #[serde(default)]
+    pub markdown: usize,
+    #[serde(default)]
+    pub list_scaffolding: usize,
+    #[serde(default)]
+    pub key_value: usize,
+    #[serde(default)]
+    pub placeholder: usize,
+    #[serde(default)]
+    pub other_script: usize,
+    #[serde(default)]
+    pub too_few_words: usize,
 }
 
 impl RejectionCounts {
+    /// Every reason with its count, in a fixed order, named as in the manifest.
+    pub fn by_reason(&self) -> [(&'static str, usize); 16] {
+        [
+            ("refusal", self.refusal),
+            ("empty", self.empty),
+            ("duplicate", self.duplicate),
+            ("near_duplicate", self.near_duplicate),
+            ("copies_parent", self.copies_parent),
+            ("missing_entity_tags", self.missing_entity_tags),
+            ("curated_out", self.curated_out),
+            ("llm_error", self.llm_error),
+            ("chatter", self.chatter),
+            ("prompt_echo", self.prompt_echo),
+            ("markdown", self.markdown),
+            ("list_scaffolding", self.list_scaffolding),
+            ("key_value", self.key_value),
+            ("placeholder", self.placeholder),
+            ("other_script", self.other_script),
+            ("too_few_words", self.too_few_words),
+        ]
+    }
+
     pub fn total(&self) -> usize {
-        self.refusal
-            + self.empty
-            + self.duplicate
-            + self.near_duplicate
-            + self.copies_parent
-            + self.missing_entity_tags
-            + self.curated_out
-            + self.llm_error
+        self.by_reason().iter().map(|(_, n)| n).sum()
+    }
+
+    /// The reasons that dropped something, most frequent first (ties in the fixed order).
+    pub fn top(&self) -> Vec<(&'static str, usize)> {
+        let mut reasons: Vec<(&'static str, usize)> = self.by_reason().into_iter().filter(|(_, n)| *n > 0).collect();
+        reasons.sort_by_key(|&(_, n)| std::cmp::Reverse(n));
+        reasons
     }
 }
 

@@ -6,7 +6,7 @@ use genprompt_core::{LabelCounts, LabelId, Lineage, RngStream, SeedRow, Task, To
 use genprompt_embed::{Embeddings, Encoder};
 use genprompt_llm::{ChatMessage, ChatModel, ChatRequest, FinishReason, LlmError, Sampling};
 
-use crate::clean::duplicate_key;
+use crate::clean::{duplicate_key, is_near_copy};
 use crate::{Cleaning, Method, MethodError, Rejection, SYSTEM_PROMPT, check_entity_tags, clean_reply};
 
 /// What every method's run shares; build it with `RunConfig::paper` and adjust.
@@ -321,7 +321,9 @@ impl LabelRun<'_> {
             check_entity_tags(&text, relation)?;
         }
         let key = duplicate_key(&text);
-        if self.seed_keys.contains(&key) || draft.shown_texts.iter().any(|shown| duplicate_key(shown) == key) {
+        let copies =
+            |shown: &String| duplicate_key(shown) == key || cleaning == Cleaning::Clean && is_near_copy(&text, shown);
+        if self.seed_keys.contains(&key) || draft.shown_texts.iter().any(copies) {
             return Err(Rejection::CopiesParent);
         }
         if cleaning == Cleaning::Clean && !seen.insert(key) {
@@ -340,17 +342,7 @@ impl LabelRun<'_> {
 }
 
 fn count_rejection(counts: &mut LabelCounts, rejection: Rejection) {
-    let rejected = &mut counts.rejected;
-    match rejection {
-        Rejection::Refusal => rejected.refusal += 1,
-        Rejection::Empty => rejected.empty += 1,
-        Rejection::Duplicate => rejected.duplicate += 1,
-        Rejection::NearDuplicate => rejected.near_duplicate += 1,
-        Rejection::CopiesParent => rejected.copies_parent += 1,
-        Rejection::MissingEntityTags => rejected.missing_entity_tags += 1,
-        Rejection::CuratedOut => rejected.curated_out += 1,
-        Rejection::LlmError => rejected.llm_error += 1,
-    }
+    rejection.count(&mut counts.rejected);
 }
 
 #[cfg(test)]

@@ -148,7 +148,7 @@ fn keeps_exactly_n_per_label_and_counts_every_rejection() {
 
 #[test]
 fn lineage_points_at_pool_members_and_later_batches_breed_from_offspring() {
-    let chat = ScriptedChat::new(vec![Ok("Offspring text number {seed} with extra words")]);
+    let chat = ScriptedChat::new(vec![Ok("Offspring text number {seed}")]);
     let mut config = small_config();
     config.n_per_label = 9;
     config.max_calls_per_row = 1;
