@@ -29,7 +29,8 @@ are deliberately conservative (a real customer message or tweet passes them):
                  seed row of the same label (seed rows come from --examples or the task's [seeds].path)
 
 Prints rows, clean share, each rule's count and a few failing rows per rule; `--json` writes the same
-figures; `--min-clean X` exits 1 below that share (for scripts). Standard library only.
+figures; `--min-clean X` exits 1 below that share (for scripts); `--ignore entity_tags,...` leaves rules
+out (e.g. to judge data tagged under other conventions). Standard library only.
 """
 
 import argparse
@@ -64,11 +65,11 @@ PROMPT_ECHO = re.compile(
     r"synthetic data|xml-style|different from both examples|\bgenes?:)",
     re.I,
 )
-SEVERAL_TEXTS = re.compile(r"^\s*(message|tweet|sentence|text|example|option|version|review)\s*#?\d+\s*[:.)]", re.I | re.M)
-MARKDOWN = re.compile(r"(\*\*|__|^#{1,6}\s|```|^\s*\|.*\|\s*$)", re.M)
-LIST_LINE = re.compile(r"^\s*([-*•]|\d+[.)])\s+\S", re.M)
+SEVERAL_TEXTS = re.compile(r"^[ \t]*(message|tweet|sentence|text|example|option|version|review)\s*#?\d+\s*[:.)]", re.I | re.M)
+MARKDOWN = re.compile(r"(\*\*|__|^#{1,6}[ \t]|```|^[ \t]*\|.*\|[ \t]*$)", re.M)
+LIST_LINE = re.compile(r"^[ \t]*([-*•]|\d+[.)])[ \t]+\S", re.M)
 KEY_EQUALS = re.compile(r"\b\w+\s*=\s*[\"']")
-KEY_COLON_LINE = re.compile(r"^\s*[A-Za-z][\w ]{0,25}:\s+\S", re.M)
+KEY_COLON_LINE = re.compile(r"^[ \t]*[A-Za-z][\w ]{0,25}:[ \t]+\S", re.M)
 JSON_PAIR = re.compile(r"\"\w[\w ]*\"\s*:")
 PLACEHOLDER = re.compile(
     r"(\[(your|insert|customer|name|product|order|company|date|number|recipient)[^\]]{0,40}\]|"
@@ -153,6 +154,7 @@ def main():
     parser.add_argument("--json", help="write the figures to this file")
     parser.add_argument("--show", type=int, default=3, help="failing rows shown per rule")
     parser.add_argument("--min-clean", type=float, help="exit 1 when the clean share is below this")
+    parser.add_argument("--ignore", default="", help="comma-separated rules not to apply (e.g. entity_tags)")
     args = parser.parse_args()
 
     task_path = Path(args.task)
@@ -177,7 +179,8 @@ def main():
         related = [*lineage.get("parents", []), *lineage.get("examples", [])]
         near = [seeds_by_id.get(i) or by_id.get(i) for i in related]
         near = [t for t in near if t] + seeds_by_label.get(row["label"], [])
-        fired = failures(row["text"], task, relation_tags, near)
+        ignored = set(filter(None, args.ignore.split(",")))
+        fired = [rule for rule in failures(row["text"], task, relation_tags, near) if rule not in ignored]
         if not fired:
             clean += 1
         for rule in fired:

@@ -86,6 +86,9 @@ const RAW_REFUSAL_SUBSTRINGS: [&str; 5] = ["I apologize", "sorry", "Sorry", "an 
 /// <protein>Y</protein>" has one; a bare pair of tagged names has none).
 pub const MIN_WORDS_OUTSIDE_TAGS: usize = 3;
 
+/// A text needs this many words ("technical_swap_msg1" is an identifier, not a message).
+pub const MIN_WORDS: usize = 2;
+
 /// Word-level similarity (2 x longest common subsequence / total words) at or above which a reply
 /// counts as a copy of a text shown in its prompt.
 pub const NEAR_COPY_SIMILARITY: f64 = 0.85;
@@ -117,6 +120,10 @@ fn clean(raw: &str, label: &str, text_kind: &str) -> Result<String, Rejection> {
     while lines.len() > 1 && rules::is_lead_in(lines[0], &text_kind) {
         lines.remove(0);
     }
+    // Notes, a second text or its introduction after the text: keep what came before them.
+    if let Some(cut) = (1..lines.len()).find(|&idx| rules::starts_notes(lines[idx], &text_kind)) {
+        lines.truncate(cut);
+    }
     while lines.len() > 1 && rules::is_trailer(lines[lines.len() - 1]) {
         lines.pop();
     }
@@ -127,6 +134,9 @@ fn clean(raw: &str, label: &str, text_kind: &str) -> Result<String, Rejection> {
         return Err(Rejection::Empty);
     }
     rules::judge(text, label, &text_kind)?;
+    if text.split_whitespace().filter(|word| word.chars().any(char::is_alphanumeric)).count() < MIN_WORDS {
+        return Err(Rejection::TooFewWords);
+    }
     Ok(text.to_string())
 }
 
