@@ -3,15 +3,14 @@
 //! Genetic Prompt rows per minute with prefix sharing off and on.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
 
 use genprompt_core::{LabelId, RngStream, rng_for};
 use genprompt_embed_candle::{EncoderOptions, MiniLmEncoder};
 use genprompt_llm::{ChatMessage, ChatModel, ChatReply, ChatRequest, LlmError, Sampling};
 use genprompt_llm_llama::{LlamaChatModel, LlamaOptions};
-use genprompt_methods::{
-    GeneSchedule, Genetic, GeneticConfig, RunConfig, SYSTEM_PROMPT, assign_genes, render_prompt, run_method,
-};
+use genprompt_methods::{GeneSchedule, SYSTEM_PROMPT, assign_genes, render_prompt};
 use genprompt_models::{DEFAULT_ENCODER, DEFAULT_LLM, Home};
 
 const N_REQUESTS: usize = 32;
@@ -169,32 +168,42 @@ fn with_max_tokens(request: &ChatRequest, max_tokens: u32) -> ChatRequest {
     request
 }
 
-/// Genetic Prompt on the quickstart task, `n` rows per label, batches of 8, sharing off then on.
+/// Genetic Prompt on the quickstart task through the library's `generate` (the same flow as the
+/// CLI, files and journal included), `n` rows per label, batches of 8, sharing off then on.
 pub fn end_to_end(home: &Home, threads: usize, n_per_label: usize) {
-    let loaded = quickstart();
+    let task = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/quickstart/task.toml");
     let encoder_dir = home.require(&DEFAULT_ENCODER).expect("run `genprompt models fetch`");
-    let encoder = MiniLmEncoder::load(&encoder_dir, EncoderOptions::default()).expect("encoder loads");
-    let mut config = RunConfig::paper(n_per_label, 42);
-    config.batch_size = 8;
-    config.sampling.max_tokens = 96;
+    let encoder: Arc<dyn genprompt::Encoder> =
+        Arc::new(MiniLmEncoder::load(&encoder_dir, EncoderOptions::default()).expect("encoder loads"));
+    let settings = genprompt::GenerationSettings::default().with_batch_size(8).with_max_tokens(96);
     println!(
         "Genetic Prompt, quickstart task, {n_per_label} rows per label, batches of 8, 96-token cap, {threads} LLM thread(s)"
     );
     for share in [false, true] {
-        let chat = load(home, threads, share);
-        let mut method = Genetic::new(&loaded.task, GeneticConfig::paper(), config.rng_seed);
+        let chat = Arc::new(load(home, threads, share));
+        let out = std::env::temp_dir().join(format!("genprompt-bench-e2e-{}-{share}", std::process::id()));
+        let backends = genprompt::Backends::default()
+            .with_shared_chat_model(chat.clone())
+            .with_shared_encoder_model(encoder.clone());
+        let config = genprompt::GenerateConfig::new(task.as_path(), n_per_label)
+            .with_seed(42)
+            .with_settings(settings.clone())
+            .with_out(&out)
+            .with_force(true)
+            .with_backends(backends)
+            .with_store(genprompt::StoreConfig::default().with_cache(genprompt::CacheMode::Off));
         let (started, cpu_started) = (Instant::now(), cpu_seconds());
-        let outcome = run_method(&loaded.task, &loaded.seed_rows, &mut method, &config, &chat, &encoder, &())
-            .expect("the run finishes");
+        let generated = genprompt::generate(&config, &(), &genprompt::CancelToken::new()).expect("the run finishes");
         let (seconds, cpu) = (started.elapsed().as_secs_f64(), cpu_seconds() - cpu_started);
-        let calls: usize = outcome.counts.iter().map(|c| c.llm_calls).sum();
+        let _ = std::fs::remove_dir_all(&out);
+        let calls: usize = generated.manifest.labels.values().map(|c| c.llm_calls).sum();
+        let n_rows = generated.rows.len();
         let stats = chat.prefill_stats();
         println!(
-            "prefix sharing {}: {} rows from {calls} calls in {seconds:.1} s wall, {cpu:.1} CPU-s = {:.1} rows/min ({:.1} rows per CPU-minute); {} of {} prompt tokens served by a shared prefix",
+            "prefix sharing {}: {n_rows} rows from {calls} calls in {seconds:.1} s wall, {cpu:.1} CPU-s = {:.1} rows/min ({:.1} rows per CPU-minute); {} of {} prompt tokens served by a shared prefix",
             if share { "on" } else { "off" },
-            outcome.offspring.len(),
-            outcome.offspring.len() as f64 * 60.0 / seconds,
-            outcome.offspring.len() as f64 * 60.0 / cpu,
+            n_rows as f64 * 60.0 / seconds,
+            n_rows as f64 * 60.0 / cpu,
             stats.shared_tokens,
             stats.prompt_tokens,
         );

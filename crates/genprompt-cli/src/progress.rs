@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use genprompt_methods::BatchReport;
+use genprompt::{BatchProgress, Observer};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Draws progress on stderr. Bars only when stderr is a terminal; plain lines otherwise, so logs
@@ -70,7 +70,7 @@ impl Progress {
     }
 }
 
-/// Per-label generation progress, driven by the run's observer (`run_store::Recorder`).
+/// Per-label generation progress, driven by the library's run observer.
 impl Progress {
     pub fn label_started(&self, label: &str, n_seed_rows: usize, wanted: usize) {
         {
@@ -86,10 +86,10 @@ impl Progress {
 
     /// After a batch: rows/s, tokens/s and, on plain lines, an ETA for the label; `status` adds
     /// the run's cache, retry and spending figures.
-    pub fn batch_finished_with(&self, report: &BatchReport<'_>, status: &str) {
+    pub fn batch_finished(&self, report: &BatchProgress<'_>) {
         let message = {
             let mut state = self.state.lock().expect("progress lock");
-            state.tokens += report.tokens.prompt + report.tokens.completion;
+            state.tokens += report.prompt_tokens + report.completion_tokens;
             state.rows += report.n_kept;
             let seconds = state.started.elapsed().as_secs_f64().max(1e-3);
             let rows_per_s = state.rows as f64 / seconds;
@@ -98,14 +98,46 @@ impl Progress {
                 _ => String::new(),
             };
             format!(
-                "batch {}: {}/{} kept; {:.2} rows/s, {:.0} tokens/s{eta}; {status}",
+                "batch {}: {}/{} kept; {:.2} rows/s, {:.0} tokens/s{eta}; {}",
                 report.batch,
                 report.n_kept,
                 report.n_requests,
                 rows_per_s,
                 state.tokens as f64 / seconds,
+                report.status,
             )
         };
         self.update(report.kept_so_far as u64, &message);
+    }
+}
+
+/// The library reports progress through this; everything lands on stderr.
+impl Observer for Progress {
+    fn step(&self, message: &str) {
+        Progress::step(self, message);
+    }
+
+    fn notice(&self, message: &str) {
+        Progress::step(self, message);
+    }
+
+    fn label_started(&self, label: &str, n_seed_rows: usize, wanted: usize) {
+        Progress::label_started(self, label, n_seed_rows, wanted);
+    }
+
+    fn batch_finished(&self, batch: &BatchProgress<'_>) {
+        Progress::batch_finished(self, batch);
+    }
+
+    fn counter_started(&self, what: &str, total: u64) {
+        self.start(what, total);
+    }
+
+    fn counter_updated(&self, done: u64, message: &str) {
+        self.update(done, message);
+    }
+
+    fn cleared(&self) {
+        self.clear();
     }
 }

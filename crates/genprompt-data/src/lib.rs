@@ -12,7 +12,7 @@ mod task_file;
 pub use error::{DataError, Location};
 pub use jsonl::{RowReader, RowWriter, read_rows, write_json_atomic};
 pub use parquet_file::write_parquet;
-pub use task_file::{LlmSettings, LoadedTask, load_task};
+pub use task_file::{LlmSettings, LoadedTask, load_task, load_task_text};
 
 /// sha256 of a byte slice, hex; used to pin the task file and seed rows in manifests.
 pub fn sha256_hex(bytes: &[u8]) -> String {

@@ -23,7 +23,7 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Fetch or list the default models (kept in GENPROMPT_HOME, default the user's cache dir).
+    /// Fetch or list models (kept in GENPROMPT_HOME, default the user's cache dir).
     #[command(subcommand)]
     Models(ModelsCommand),
     /// Fetch models if needed, generate a small dataset from the shipped example task, evaluate
@@ -53,9 +53,12 @@ pub enum Command {
 
 #[derive(Subcommand, Debug)]
 pub enum ModelsCommand {
-    /// Download, unpack and verify the default LLM and sentence encoder (idempotent).
-    Fetch,
-    /// Show which models are present and where.
+    /// Download and verify models: the defaults, or the named catalogue models.
+    Fetch {
+        /// Catalogue names (see `genprompt models list`); none: the default models.
+        names: Vec<String>,
+    },
+    /// Show every model genprompt knows: size, licence, whether it is present, what it is good for.
     List,
 }
 

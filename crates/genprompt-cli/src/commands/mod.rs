@@ -1,9 +1,8 @@
-//! One module per subcommand; each turns its arguments into library calls and renders results.
+//! One module per subcommand; each maps its flags onto a library config, makes one library call
+//! and prints the result.
 
 pub mod attributes;
-pub mod card;
 pub mod compare;
-pub mod dry_run;
 pub mod embed;
 pub mod eval;
 pub mod generate;

@@ -74,8 +74,14 @@ pub struct LoadedTask {
 /// relative to the task file.
 pub fn load_task(path: &Path, seed_override: Option<&Path>) -> Result<LoadedTask, DataError> {
     let text = std::fs::read_to_string(path).map_err(|source| DataError::io(path, source))?;
-    let at = |offset: usize| Location::from_offset(path.to_path_buf(), &text, offset);
-    let file: TaskFile = toml::from_str(&text).map_err(|err| {
+    load_task_text(path, &text, seed_override)
+}
+
+/// Like [`load_task`] for a task file held in memory (e.g. built by a program): `path` names it
+/// in messages, and a relative `[seeds].path` is taken relative to its folder.
+pub fn load_task_text(path: &Path, text: &str, seed_override: Option<&Path>) -> Result<LoadedTask, DataError> {
+    let at = |offset: usize| Location::from_offset(path.to_path_buf(), text, offset);
+    let file: TaskFile = toml::from_str(text).map_err(|err| {
         let offset = err.span().map_or(0, |span| span.start);
         DataError::invalid(at(offset), err.message().trim_end_matches('\n').to_string())
     })?;

@@ -5,19 +5,18 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use anyhow::Result;
 use genprompt_llm::ChatModel;
 use genprompt_methods::{BatchReport, FailedRequest, RunObserver};
 use genprompt_models::Home;
 use genprompt_store::{CacheMode, JournalRow, ResponseCache, RunJournal, Scope, SettingsCheck, StoredChat};
 use serde_json::json;
 
-use crate::args::StoreArgs;
-use crate::backends::{Prices, Timed};
-use crate::progress::Progress;
+use crate::backends::{Prices, SharedChat, Timed};
+use crate::config::StoreConfig;
+use crate::{BatchProgress, CancelToken, Error, Observer, Result};
 
 /// The LLM as runs see it: timed, answered from journal and cache first, recorded as it replies.
-pub type RunChat = StoredChat<Timed<Box<dyn ChatModel>>>;
+pub(crate) type RunChat = StoredChat<Timed<SharedChat>>;
 
 /// The folder of a run's own state inside its output folder.
 pub fn journal_dir(out: &Path) -> PathBuf {
@@ -28,7 +27,7 @@ pub fn journal_path(out: &Path) -> PathBuf {
     journal_dir(out).join("run.sqlite")
 }
 
-fn cache_path(store: &StoreArgs) -> Result<PathBuf> {
+fn cache_path(store: &StoreConfig) -> Result<PathBuf> {
     let dir = match &store.cache_dir {
         Some(dir) => dir.clone(),
         None => Home::from_env()?.root().join("cache"),
@@ -36,22 +35,14 @@ fn cache_path(store: &StoreArgs) -> Result<PathBuf> {
     Ok(dir.join("responses.sqlite"))
 }
 
-fn cache_mode(store: &StoreArgs) -> CacheMode {
-    match (store.no_cache, store.refresh_cache) {
-        (true, _) => CacheMode::Off,
-        (false, true) => CacheMode::Refresh,
-        (false, false) => CacheMode::Use,
-    }
-}
-
-/// Wraps `llm` with the cache and, when `out` is given, the run journal there. A journal left by
-/// the same settings is resumed; one left by other settings is refused.
-pub fn open_chat(
-    llm: Box<dyn ChatModel>,
+/// Wraps `llm` with the cache and, when `run` is given, the run journal in its folder. A journal
+/// left by the same settings is resumed; one left by other settings is refused.
+pub(crate) fn open_chat(
+    llm: SharedChat,
     base_url: Option<&str>,
-    store: &StoreArgs,
+    store: &StoreConfig,
     run: Option<(&Path, &BTreeMap<String, String>)>,
-    progress: &Progress,
+    observer: &dyn Observer,
 ) -> Result<RunChat> {
     let scope = Scope::new(llm.identity(), base_url);
     let journal = match run {
@@ -63,33 +54,31 @@ pub fn open_chat(
                 SettingsCheck::New => {}
                 SettingsCheck::Resume { replies, failures, rows } => {
                     if replies + failures + rows > 0 {
-                        progress.step(&format!(
+                        observer.step(&format!(
                             "resuming the run in {}: {replies} replies, {failures} failed requests and {rows} rows on record",
                             out.display()
                         ));
                     }
                 }
                 SettingsCheck::Different(names) => {
-                    return Err(crate::BadInput(format!(
+                    return Err(Error::bad_input(format!(
                         "{} holds an unfinished run with other settings ({}); rerun with the same settings to continue it, or pass --force to start over",
                         out.display(),
                         names.join(", ")
-                    ))
-                    .into());
+                    )));
                 }
             }
             Some(journal)
         }
     };
-    let mode = cache_mode(store);
-    let cache = match mode {
+    let cache = match store.cache {
         CacheMode::Off => None,
         _ => Some(ResponseCache::open(&cache_path(store)?)?),
     };
-    Ok(StoredChat::new(Timed::new(llm), scope, journal, cache, mode, store.retry_failed))
+    Ok(StoredChat::new(Timed::new(llm), scope, journal, cache, store.cache, store.retry_failed))
 }
 
-/// One failed request, as listed to the user and in `failed.jsonl`.
+/// One request that failed after its retries, as listed to the user and in `failed.jsonl`.
 #[derive(Clone, Debug)]
 pub struct FailedItem {
     pub label: String,
@@ -98,18 +87,19 @@ pub struct FailedItem {
     pub error: String,
 }
 
-/// Commits each batch's kept rows to the journal, collects failures, draws progress, and asks
-/// the run to stop after a Ctrl-C.
-pub struct Recorder<'a> {
+/// Commits each batch's kept rows to the journal, collects failures, reports progress, and stops
+/// the run between batches once the token is cancelled.
+pub(crate) struct Recorder<'a> {
     pub chat: &'a RunChat,
-    pub progress: &'a Progress,
+    pub observer: &'a dyn Observer,
+    pub cancel: &'a CancelToken,
     pub prices: Prices,
     failures: Mutex<Vec<FailedItem>>,
 }
 
 impl<'a> Recorder<'a> {
-    pub fn new(chat: &'a RunChat, progress: &'a Progress, prices: Prices) -> Recorder<'a> {
-        Recorder { chat, progress, prices, failures: Mutex::default() }
+    pub fn new(chat: &'a RunChat, observer: &'a dyn Observer, cancel: &'a CancelToken, prices: Prices) -> Self {
+        Recorder { chat, observer, cancel, prices, failures: Mutex::default() }
     }
 
     pub fn failures(&self) -> Vec<FailedItem> {
@@ -143,7 +133,7 @@ impl<'a> Recorder<'a> {
 
 impl RunObserver for Recorder<'_> {
     fn label_started(&self, label: &str, n_seed_rows: usize, wanted: usize) {
-        self.progress.label_started(label, n_seed_rows, wanted);
+        self.observer.label_started(label, n_seed_rows, wanted);
     }
 
     fn batch_finished(&self, report: &BatchReport<'_>) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
@@ -163,7 +153,19 @@ impl RunObserver for Recorder<'_> {
         if let Some(committed) = self.chat.with_journal(|journal| journal.commit_rows(&rows)) {
             committed?;
         }
-        self.progress.batch_finished_with(report, &self.status());
+        let status = self.status();
+        self.observer.batch_finished(&BatchProgress {
+            label: report.label,
+            batch: report.batch,
+            n_requests: report.n_requests,
+            n_kept: report.n_kept,
+            kept_so_far: report.kept_so_far,
+            wanted: report.wanted,
+            prompt_tokens: report.tokens.prompt,
+            completion_tokens: report.tokens.completion,
+            kept: report.kept,
+            status: &status,
+        });
         Ok(())
     }
 
@@ -179,6 +181,6 @@ impl RunObserver for Recorder<'_> {
     }
 
     fn should_stop(&self) -> bool {
-        crate::interrupt::requested()
+        self.cancel.is_cancelled()
     }
 }

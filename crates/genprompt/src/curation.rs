@@ -1,7 +1,7 @@
 //! The Curated LLM judge: probes trained on the real seed rows at several training lengths stand
 //! in for CLLM's training checkpoints.
 
-use anyhow::Result;
+use crate::Result;
 use genprompt_core::{LabelId, SeedRow};
 use genprompt_embed::{Embeddings, Encoder};
 use genprompt_eval::{Probe, ProbeConfig};
@@ -10,7 +10,7 @@ use genprompt_methods::{Confidence, LabelJudge};
 /// Training lengths of the checkpoint probes, in Adam steps.
 const CHECKPOINT_STEPS: [usize; 4] = [100, 200, 400, 800];
 
-pub struct ProbeJudge {
+pub(crate) struct ProbeJudge {
     checkpoints: Vec<Probe>,
 }
 

@@ -1,0 +1,83 @@
+//! The `genprompt` command as a library: parse arguments, set up logging, dispatch to the
+//! `genprompt` library, print, and map errors to exit codes. The binary and the Python package's
+//! `genprompt` script both call [`run_cli`].
+//!
+//! Exit codes: 0 success, 2 bad input or usage (the same code clap uses), 1 a run that could not
+//! finish, 130 a run stopped by Ctrl-C (it continues when run again).
+
+mod args;
+mod commands;
+mod convert;
+mod interrupt;
+mod progress;
+mod tables;
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use clap::Parser;
+use genprompt::{CancelToken, ErrorKind};
+
+use crate::args::{Cli, Command};
+
+/// Runs the command line `args` (the program name first, as `std::env::args_os` gives it).
+/// Usage errors and `--help` print and exit the process, as clap does.
+pub fn run_cli<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = Cli::parse_from(args);
+    init_logging(cli.verbose);
+    let progress = progress::Progress::new(cli.no_progress || cli.verbose > 0);
+    let cancel = CancelToken::new();
+    let result = match cli.command {
+        Command::Models(command) => commands::models::run(command, &progress),
+        Command::Quickstart(args) => commands::quickstart::run(args, &progress, &cancel),
+        Command::Embed(args) => commands::embed::run(args, &progress, &cancel),
+        Command::Genes(args) => commands::genes::run(args),
+        Command::Attributes(args) => commands::attributes::run(args),
+        Command::Generate(args) => commands::generate::run(args, &progress, &cancel),
+        Command::Preview(args) => commands::preview::run(args, &progress, &cancel),
+        Command::Eval(args) => commands::eval::run(args, &progress, &cancel),
+        Command::Compare(args) => commands::compare::run(args, &progress, &cancel),
+        Command::Subjectivity(args) => commands::subjectivity::run(args, &progress),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            progress.clear();
+            eprintln!("error: {err}");
+            for cause in err.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::from(exit_code(&err))
+        }
+    }
+}
+
+/// 130 for a run stopped by Ctrl-C, 2 for bad input, 1 otherwise.
+fn exit_code(err: &anyhow::Error) -> u8 {
+    match err.chain().find_map(|cause| cause.downcast_ref::<genprompt::Error>()).map(genprompt::Error::kind) {
+        Some(ErrorKind::Interrupted) => interrupt::EXIT_INTERRUPTED,
+        Some(ErrorKind::BadInput) => 2,
+        Some(ErrorKind::Endpoint | ErrorKind::Failed) | None => 1,
+    }
+}
+
+fn init_logging(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = std::env::var("GENPROMPT_LOG")
+        .ok()
+        .and_then(|value| EnvFilter::try_new(value).ok())
+        .or_else(|| EnvFilter::try_from_default_env().ok())
+        .unwrap_or_else(|| EnvFilter::new(default));
+    // A second call in one process (the Python script) keeps the first subscriber.
+    let _ =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+}

@@ -1,0 +1,320 @@
+//! Compare: several methods on one task with equal budgets and seeds, each evaluated on the same
+//! test rows, and one self-contained HTML report. The LLM and the encoder are loaded once, and
+//! every text is embedded once per compare (test rows, real rows, each method's rows).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use genprompt_data::write_json_atomic;
+use genprompt_embed::Embeddings;
+use genprompt_eval::{Probe, ProbeConfig, classification_report};
+use genprompt_report::{Comparison, CurvePoint, MethodResult, Pca2, ProjectedPoint, lineage_stats};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+
+use crate::config::{GenerationSettings, NamedRows, RowSource, StoreConfig, TaskSource};
+use crate::embed_cache::{CacheUse, CachedEncoder, EmbeddingCache};
+use crate::eval::{EvalPlan, Metrics, Mix, embed_rows, evaluate_with, metrics_path};
+use crate::generate::{Job, Loading, generate_with, replace_finished_run, run_config};
+use crate::{Backends, CancelToken, Error, GeneticVariant, Method, Observer, ParentSelection, Result};
+
+/// Shares of the synthetic set the learning curve trains on.
+const CURVE_SHARES: [f64; 3] = [0.25, 0.5, 1.0];
+
+/// The method names `compare` accepts: the methods, and the Genetic Prompt variants.
+pub const COMPARE_METHODS: [&str; 10] = [
+    "genetic",
+    "simprompt",
+    "attrprompt",
+    "zeroshot",
+    "fewshot",
+    "curated",
+    "genetic-random",
+    "genetic-argmax",
+    "genetic-no-mutation",
+    "genetic-word-as-gene",
+];
+
+/// Everything one `compare` call needs.
+#[derive(Clone, Debug)]
+pub struct CompareConfig {
+    pub task: TaskSource,
+    pub examples: Option<PathBuf>,
+    /// Names from [`COMPARE_METHODS`].
+    pub methods: Vec<String>,
+    pub n_per_label: usize,
+    /// Real rows to test on.
+    pub test: RowSource,
+    /// Real training rows: adds a "real data" reference and the label-faithfulness probe.
+    pub real_train: Option<RowSource>,
+    /// Output folder: report.html, plots/, metrics.json, and one folder per method.
+    pub out: PathBuf,
+    pub seed: u64,
+    /// Probe runs per evaluation.
+    pub runs: usize,
+    pub settings: GenerationSettings,
+    pub backends: Backends,
+    pub store: StoreConfig,
+}
+
+impl CompareConfig {
+    pub fn new(task: impl Into<TaskSource>, test: impl Into<RowSource>, n_per_label: usize) -> CompareConfig {
+        CompareConfig {
+            task: task.into(),
+            examples: None,
+            methods: ["genetic", "simprompt", "attrprompt", "genetic-random"].map(String::from).to_vec(),
+            n_per_label,
+            test: test.into(),
+            real_train: None,
+            out: PathBuf::from("genprompt-compare"),
+            seed: 0,
+            runs: 3,
+            settings: GenerationSettings::default(),
+            backends: Backends::default(),
+            store: StoreConfig::default(),
+        }
+    }
+
+    pub fn with_methods<S: Into<String>>(mut self, methods: impl IntoIterator<Item = S>) -> Self {
+        self.methods = methods.into_iter().map(Into::into).collect();
+        self
+    }
+
+    pub fn with_real_train(mut self, rows: impl Into<RowSource>) -> Self {
+        self.real_train = Some(rows.into());
+        self
+    }
+
+    pub fn with_out(mut self, out: impl Into<PathBuf>) -> Self {
+        self.out = out.into();
+        self
+    }
+
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    pub fn with_runs(mut self, runs: usize) -> Self {
+        self.runs = runs;
+        self
+    }
+
+    pub fn with_settings(mut self, settings: GenerationSettings) -> Self {
+        self.settings = settings;
+        self
+    }
+
+    pub fn with_backends(mut self, backends: Backends) -> Self {
+        self.backends = backends;
+        self
+    }
+
+    pub fn with_store(mut self, store: StoreConfig) -> Self {
+        self.store = store;
+        self
+    }
+}
+
+/// What a compare produced.
+#[derive(Clone, Debug)]
+pub struct Compared {
+    /// Metrics by method name, plus "real data" with real training rows.
+    pub metrics: BTreeMap<String, Metrics>,
+    /// `report.html` and the combined `metrics.json` in `out`.
+    pub report: PathBuf,
+    pub metrics_path: PathBuf,
+}
+
+/// A method name of [`COMPARE_METHODS`] and the generation settings it stands for.
+pub fn method_spec(name: &str, base: &GenerationSettings) -> Result<(Method, GenerationSettings)> {
+    let mut settings = base.clone();
+    let method = match name {
+        "genetic-random" => {
+            settings.parents = ParentSelection::Random;
+            Method::Genetic
+        }
+        "genetic-argmax" => {
+            settings.parents = ParentSelection::Argmax;
+            Method::Genetic
+        }
+        "genetic-no-mutation" => {
+            settings.variant = GeneticVariant::NoMutation;
+            Method::Genetic
+        }
+        "genetic-word-as-gene" => {
+            settings.variant = GeneticVariant::WordAsGene;
+            Method::Genetic
+        }
+        other => Method::from_name(other)
+            .ok_or_else(|| Error::bad_input(format!("unknown method \"{other}\" in --methods; see --help")))?,
+    };
+    Ok((method, settings))
+}
+
+pub fn compare(config: &CompareConfig, observer: &dyn Observer, cancel: &CancelToken) -> Result<Compared> {
+    if config.n_per_label == 0 || config.runs == 0 {
+        return Err(Error::bad_input("-n and --runs must be at least 1"));
+    }
+    config.store.check()?;
+    let specs = config.methods.iter().map(|name| method_spec(name, &config.settings)).collect::<Result<Vec<_>>>()?;
+    let loaded = config.task.load(config.examples.as_deref())?;
+    let started = Instant::now();
+    let encoder = config.backends.load_encoder()?;
+    let cache = EmbeddingCache::default();
+    let reuse = CachedEncoder { inner: &*encoder, cache: &cache, mode: CacheUse::Reuse };
+    let record = CachedEncoder { inner: &*encoder, cache: &cache, mode: CacheUse::Record };
+    let test = config.test.read("test rows")?;
+    let real_train = config.real_train.as_ref().map(|rows| rows.read("real training rows")).transpose()?;
+    let test_x = embed_rows(&test.rows, &reuse, "embed test", observer, cancel)?;
+    let pca = Pca2::fit(&test_x.rows().collect::<Vec<_>>(), config.seed);
+    let labels: Vec<String> = loaded.task.labels().iter().map(|l| l.name.clone()).collect();
+    let test_y: Vec<usize> = test.rows.iter().map(|r| label_index(&labels, &r.label)).collect();
+    let mut llm = None;
+    let mut load_s = 0.0;
+
+    let mut results = Vec::new();
+    let mut all_metrics: BTreeMap<String, Metrics> = BTreeMap::new();
+    for (name, (method, settings)) in config.methods.iter().zip(&specs) {
+        observer.step(&format!("== {name}"));
+        let method_started = Instant::now();
+        let out = config.out.join("methods").join(name);
+        let run_config = run_config(settings, &config.store, config.n_per_label, config.seed);
+        replace_finished_run(&out)?;
+        let job =
+            Job { loaded: &loaded, method: *method, settings, config: &run_config, store: &config.store, out: &out };
+        crate::generate::check_method_settings(*method, settings)?;
+        if llm.is_none() {
+            observer.step("loading models");
+            llm = Some(config.backends.load_llm(loaded.llm.as_ref())?);
+            load_s = started.elapsed().as_secs_f64();
+        }
+        let llm = llm.as_ref().expect("the LLM is loaded before the first method");
+        // The first method's timings carry the loading of both models.
+        let loading = Loading { started: method_started, load_s: std::mem::take(&mut load_s) };
+        let generated = generate_with(&job, llm, &record, loading, observer, cancel)?;
+        let rows = generated.named_rows()?;
+        let metrics =
+            evaluate_with(&plan(config, &rows, &test, real_train.as_ref(), Mix::Synthetic), &reuse, observer, cancel)?;
+        write_json_atomic(&metrics_path(&out), &metrics)?;
+
+        let synthetic_x = embed_rows(&rows.rows, &reuse, "embed rows", observer, cancel)?;
+        let mut projection = project(&pca, &synthetic_x, rows.rows.iter().map(|r| r.label.clone()), false);
+        projection.extend(project(&pca, &test_x, test.rows.iter().map(|r| r.label.clone()), true));
+        let y: Vec<usize> = rows.rows.iter().map(|r| label_index(&labels, &r.label)).collect();
+        let learning_curve = learning_curve(&synthetic_x, &y, &test_x, &test_y, &labels, config.seed, config.runs);
+        let dataset_values = rows.rows.iter().map(serde_json::to_value).collect::<Result<Vec<_>, _>>()?;
+        results.push(MethodResult {
+            name: name.clone(),
+            metrics: serde_json::to_value(&metrics)?,
+            manifest: Some(serde_json::to_value(&generated.manifest)?),
+            projection,
+            learning_curve,
+            lineage: (*method == Method::Genetic).then(|| lineage_stats(&dataset_values)),
+        });
+        all_metrics.insert(name.clone(), metrics);
+    }
+    let reference = match &real_train {
+        Some(real) => {
+            observer.step("== real training data (reference)");
+            let metrics =
+                evaluate_with(&plan(config, real, &test, real_train.as_ref(), Mix::Real), &reuse, observer, cancel)?;
+            let result = MethodResult {
+                name: "real data".to_string(),
+                metrics: serde_json::to_value(&metrics)?,
+                ..Default::default()
+            };
+            all_metrics.insert("real data".to_string(), metrics);
+            Some(result)
+        }
+        None => None,
+    };
+    observer.cleared();
+    let comparison = Comparison {
+        task: loaded.task.name.clone(),
+        generator: results
+            .first()
+            .and_then(|r| r.manifest.as_ref())
+            .map_or_else(String::new, |m| m["llm"]["name"].to_string()),
+        encoder: encoder.identity().to_string(),
+        test_set: test.name.clone(),
+        details: vec![
+            ("rows per label".to_string(), config.n_per_label.to_string()),
+            ("seed".to_string(), config.seed.to_string()),
+            ("probe runs".to_string(), config.runs.to_string()),
+        ],
+        methods: results,
+        reference,
+    };
+    let files = genprompt_report::write_report(&comparison, &config.out)?;
+    let metrics_file = metrics_path(&config.out);
+    write_json_atomic(&metrics_file, &all_metrics)?;
+    Ok(Compared { metrics: all_metrics, report: files.html, metrics_path: metrics_file })
+}
+
+/// An evaluation of `train` against the compare's test rows.
+fn plan<'a>(
+    config: &CompareConfig,
+    train: &'a NamedRows,
+    test: &'a NamedRows,
+    real_train: Option<&'a NamedRows>,
+    mix: Mix,
+) -> EvalPlan<'a> {
+    EvalPlan { train, test, real_train, mix, runs: config.runs, rng_seed: config.seed, finetune: None, agreement: None }
+}
+
+fn label_index(labels: &[String], label: &str) -> usize {
+    labels.iter().position(|l| l == label).unwrap_or(labels.len())
+}
+
+fn project(pca: &Pca2, x: &Embeddings, labels: impl Iterator<Item = String>, real: bool) -> Vec<ProjectedPoint> {
+    x.rows()
+        .zip(labels)
+        .map(|(row, label)| {
+            let (px, py) = pca.project(row);
+            ProjectedPoint { x: px, y: py, label, real }
+        })
+        .collect()
+}
+
+/// Micro-F1 of probes trained on seeded random subsets of the synthetic rows.
+fn learning_curve(
+    x: &Embeddings,
+    y: &[usize],
+    test_x: &Embeddings,
+    test_y: &[usize],
+    labels: &[String],
+    seed: u64,
+    runs: usize,
+) -> Vec<CurvePoint> {
+    let n_labels = labels.len() + 1; // one spare index for test labels the task does not declare
+    let mut names = labels.to_vec();
+    names.push("(undeclared)".to_string());
+    let mut order: Vec<usize> = (0..y.len()).collect();
+    order.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed));
+    let mut curve = Vec::new();
+    for share in CURVE_SHARES {
+        let size = ((y.len() as f64 * share).round() as usize).max(2).min(y.len());
+        let mut subset = Embeddings::new(x.dim());
+        let mut subset_y = Vec::new();
+        for &idx in &order[..size] {
+            subset.push(x.row(idx));
+            subset_y.push(y[idx]);
+        }
+        let scores: Vec<f64> = (0..runs)
+            .filter_map(|run| {
+                let config = ProbeConfig { rng_seed: seed + run as u64, ..ProbeConfig::standard() };
+                let probe = Probe::train(&subset, &subset_y, n_labels, &config).ok()?;
+                Some(classification_report(&names, test_y, &probe.predict(test_x)).micro_f1)
+            })
+            .collect();
+        if scores.is_empty() {
+            continue;
+        }
+        let mean = scores.iter().sum::<f64>() / scores.len() as f64;
+        let std = (scores.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / scores.len() as f64).sqrt();
+        curve.push(CurvePoint { size, mean, std });
+    }
+    curve
+}

@@ -1,0 +1,74 @@
+//! Embeddings computed once per command: a compare evaluates several datasets against the same
+//! test split and real rows, and projects rows it already embedded for evaluation. The cache is
+//! keyed by text and lives as long as the command.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use genprompt_embed::{EmbedError, Embeddings, Encoder, EncoderIdentity};
+
+/// Vectors by text, for one encoder.
+#[derive(Default)]
+pub(crate) struct EmbeddingCache {
+    vectors: Mutex<HashMap<String, Vec<f32>>>,
+}
+
+impl EmbeddingCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<f32>>> {
+        self.vectors.lock().expect("embedding cache lock is never poisoned")
+    }
+}
+
+/// An encoder that answers from the cache and encodes only texts it has not seen (`Reuse`), or
+/// that always encodes and only remembers (`Record`: generation, whose near-duplicate checks must
+/// see exactly the vectors a run on its own would compute).
+pub(crate) struct CachedEncoder<'a> {
+    pub inner: &'a dyn Encoder,
+    pub cache: &'a EmbeddingCache,
+    pub mode: CacheUse,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CacheUse {
+    Reuse,
+    Record,
+}
+
+impl Encoder for CachedEncoder<'_> {
+    fn identity(&self) -> &EncoderIdentity {
+        self.inner.identity()
+    }
+
+    fn dim(&self) -> usize {
+        self.inner.dim()
+    }
+
+    fn encode(&self, texts: &[&str]) -> Result<Embeddings, EmbedError> {
+        if self.mode == CacheUse::Record {
+            let embeddings = self.inner.encode(texts)?;
+            let mut cache = self.cache.lock();
+            for (text, row) in texts.iter().zip(embeddings.rows()) {
+                cache.entry((*text).to_string()).or_insert_with(|| row.to_vec());
+            }
+            return Ok(embeddings);
+        }
+        let missing: Vec<&str> = {
+            let cache = self.cache.lock();
+            let mut seen = std::collections::HashSet::new();
+            texts.iter().copied().filter(|text| !cache.contains_key(*text) && seen.insert(*text)).collect()
+        };
+        if !missing.is_empty() {
+            let fresh = self.inner.encode(&missing)?;
+            let mut cache = self.cache.lock();
+            for (text, row) in missing.iter().zip(fresh.rows()) {
+                cache.insert((*text).to_string(), row.to_vec());
+            }
+        }
+        let cache = self.cache.lock();
+        let mut embeddings = Embeddings::new(self.inner.dim());
+        for text in texts {
+            embeddings.push(&cache[*text]);
+        }
+        Ok(embeddings)
+    }
+}

@@ -1,0 +1,79 @@
+//! `metrics.json`: what was trained on what, how it scored, and what the training set looks like.
+
+use std::path::{Path, PathBuf};
+
+use genprompt_eval::{ClassificationReport, IntrinsicReport, ProbeConfig};
+use serde::Serialize;
+
+use super::agreement::AgreementCurve;
+
+/// Version 3 added `agreement`.
+pub const METRICS_FORMAT_VERSION: u32 = 3;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Metrics {
+    pub format_version: u32,
+    pub train: String,
+    pub real_train: Option<String>,
+    pub test: String,
+    pub mix: &'static str,
+    pub n_train: usize,
+    pub n_test: usize,
+    pub classifier: &'static str,
+    pub encoder: genprompt_core::ModelInfo,
+    pub probe: ProbeConfig,
+    /// Fine-tuning settings when `classifier` is "finetune".
+    pub finetune: Option<FinetuneSettings>,
+    pub labels: Vec<String>,
+    /// Mean and population standard deviation over the runs.
+    pub summary: Summary,
+    /// One report per run (seed, seed+1, ...).
+    pub runs: Vec<ClassificationReport>,
+    /// Diversity and fidelity of the training rows (the synthetic set).
+    pub intrinsic: IntrinsicReport,
+    /// Accuracy by annotator agreement of the test rows, else null.
+    pub agreement: Option<AgreementCurve>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct FinetuneSettings {
+    pub learning_rate: f64,
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub max_length: usize,
+    pub weight_decay: f64,
+    /// Entity tags found in the data and added to the tokenizer as special tokens.
+    pub special_tokens: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Summary {
+    pub accuracy: MeanStd,
+    pub micro_f1: MeanStd,
+    pub macro_f1: MeanStd,
+}
+
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct MeanStd {
+    pub mean: f64,
+    pub std: f64,
+}
+
+impl MeanStd {
+    pub fn of(values: impl Iterator<Item = f64>) -> MeanStd {
+        let values: Vec<f64> = values.collect();
+        let n = values.len().max(1) as f64;
+        let mean = values.iter().sum::<f64>() / n;
+        let std = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
+        MeanStd { mean, std }
+    }
+
+    pub fn percent(self) -> String {
+        format!("{:.1} ± {:.1}", 100.0 * self.mean, 100.0 * self.std)
+    }
+}
+
+/// Where an evaluation's `metrics.json` goes in `out`.
+pub fn metrics_path(out: &Path) -> PathBuf {
+    out.join("metrics.json")
+}
