@@ -62,7 +62,8 @@ CHATTER_ANYWHERE = re.compile(
 )
 PROMPT_ECHO = re.compile(
     r"(\bexample \d\b|\bcategory:|\brelation:|(^|\n)\s*text:|genotype:|inherit(s|ed)? (from|the)|"
-    r"synthetic data|xml-style|different from both examples|\bgenes?:)",
+    r"synthetic data|xml-style|different from both examples|\bgenes?:|write a new|treat these attributes|"
+    r"should inherit)",
     re.I,
 )
 SEVERAL_TEXTS = re.compile(r"^[ \t]*(message|tweet|sentence|text|example|option|version|review)\s*#?\d+\s*[:.)]", re.I | re.M)
@@ -72,7 +73,8 @@ KEY_EQUALS = re.compile(r"\b\w+\s*=\s*[\"']")
 KEY_COLON_LINE = re.compile(r"^[ \t]*[A-Za-z][\w ]{0,25}:[ \t]+\S", re.M)
 JSON_PAIR = re.compile(r"\"\w[\w ]*\"\s*:")
 PLACEHOLDER = re.compile(
-    r"(\[(your|insert|customer|name|product|order|company|date|number|recipient)[^\]]{0,40}\]|"
+    r"(\[(your|insert|customer|client|name|product|order|company|date|number|recipient)[^\]]{0,40}\]|"
+    r"\[[^\]]{0,30}name\]|"
     r"<(your|insert)\b|lorem ipsum|quick brown fox)",
     re.I,
 )

@@ -10,8 +10,8 @@ mod row;
 mod task;
 
 pub use manifest::{
-    Cost, LabelCounts, MANIFEST_FORMAT_VERSION, Manifest, ModelInfo, RejectionCounts, RequestCounts, Timings,
-    TokenUsage,
+    Cost, LabelCounts, MANIFEST_FORMAT_VERSION, Manifest, ModelInfo, ReasonCount, RejectionCounts, RequestCounts,
+    ShortLabel, Timings, TokenUsage, short_labels,
 };
 pub use rng::{RngStream, rng_for, stream_seed};
 pub use row::{Crossover, GeneRole, Lineage, Row, SeedRow};

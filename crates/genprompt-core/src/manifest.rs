@@ -34,6 +34,68 @@ pub struct Manifest {
     #[serde(default)]
     pub cost: Cost,
     pub timings: Timings,
+    /// Labels that ended with fewer rows than asked (their call cap was reached), with why their
+    /// replies were dropped; empty for a complete run. Manifests written before it read as complete.
+    #[serde(default)]
+    pub short_labels: Vec<ShortLabel>,
+}
+
+impl Manifest {
+    /// Every label got the rows it asked for.
+    pub fn is_complete(&self) -> bool {
+        self.short_labels.is_empty()
+    }
+}
+
+/// A label that got fewer rows than asked.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShortLabel {
+    pub label: String,
+    pub kept: usize,
+    pub requested: usize,
+    pub llm_calls: usize,
+    /// The most frequent rejection reasons, most frequent first (at most three).
+    pub top_rejections: Vec<ReasonCount>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReasonCount {
+    pub reason: String,
+    pub count: usize,
+}
+
+/// The labels of `labels` that kept fewer rows than they asked for, in label order.
+pub fn short_labels(labels: &BTreeMap<String, LabelCounts>) -> Vec<ShortLabel> {
+    labels
+        .iter()
+        .filter(|(_, counts)| counts.kept < counts.requested)
+        .map(|(label, counts)| ShortLabel {
+            label: label.clone(),
+            kept: counts.kept,
+            requested: counts.requested,
+            llm_calls: counts.llm_calls,
+            top_rejections: counts
+                .rejected
+                .top()
+                .into_iter()
+                .take(3)
+                .map(|(reason, count)| ReasonCount { reason: reason.to_string(), count })
+                .collect(),
+        })
+        .collect()
+}
+
+impl std::fmt::Display for ShortLabel {
+    /// `billing: 5 of 8 rows from 32 calls (rejected: chatter 12, copies_parent 9, refusal 6)`
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {} of {} rows from {} calls", self.label, self.kept, self.requested, self.llm_calls)?;
+        if !self.top_rejections.is_empty() {
+            let reasons: Vec<String> =
+                self.top_rejections.iter().map(|r| format!("{} {}", r.reason, r.count)).collect();
+            write!(f, " (rejected: {})", reasons.join(", "))?;
+        }
+        Ok(())
+    }
 }
 
 /// Where a run's LLM replies came from. A resumed run counts its replayed replies here too.
@@ -161,4 +223,32 @@ pub struct Timings {
     pub load_s: f64,
     pub generation_s: f64,
     pub embedding_s: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_labels_name_what_was_missing_and_why() {
+        let mut labels = BTreeMap::new();
+        let full = LabelCounts { requested: 4, kept: 4, llm_calls: 5, ..LabelCounts::default() };
+        let mut short = LabelCounts { requested: 8, kept: 5, llm_calls: 32, ..LabelCounts::default() };
+        short.rejected.chatter = 12;
+        short.rejected.copies_parent = 9;
+        short.rejected.refusal = 4;
+        short.rejected.empty = 2;
+        labels.insert("billing".to_string(), short);
+        labels.insert("delivery".to_string(), full);
+        let found = short_labels(&labels);
+        assert_eq!(found.len(), 1);
+        assert_eq!(
+            found[0].to_string(),
+            "billing: 5 of 8 rows from 32 calls (rejected: chatter 12, copies_parent 9, refusal 4)"
+        );
+        // A manifest from before the field reads as complete.
+        let json = serde_json::json!({"short_labels": found});
+        let back: Vec<ShortLabel> = serde_json::from_value(json["short_labels"].clone()).unwrap();
+        assert_eq!(back, found);
+    }
 }

@@ -34,5 +34,5 @@ pub use genetic::{
 pub use method::{Draft, Method, SYSTEM_PROMPT};
 pub use run::{
     BatchReport, FailedRequest, GenerationOutcome, MIN_CALLS_FOR_FAILURE_SHARE, Offspring, RunConfig, RunObserver,
-    SamplingConfig, run_method,
+    SamplingConfig, run_method, text_schema,
 };

@@ -101,8 +101,12 @@ impl ModelKind {
     }
 }
 
-/// The LLM commands run on when not told otherwise.
-pub const DEFAULT_LLM: ModelSpec = SMOLLM2_135M;
+/// The LLM commands run on when not told otherwise: the best rows the quickstart still delivers in
+/// a few minutes on 2 cores (BENCHMARKS.md, "Clean rows from small instruct models").
+pub const DEFAULT_LLM: ModelSpec = QWEN_CODER_0_5B;
+
+/// The LLM of tests that only prove the pipeline (fast, but its rows are mostly off-task).
+pub const PIPELINE_TEST_LLM: ModelSpec = SMOLLM2_135M;
 
 /// The sentence encoder.
 pub const DEFAULT_ENCODER: ModelSpec = ALL_MINILM_L6_V2;

@@ -32,7 +32,8 @@ impl Scope {
 }
 
 /// sha256 of a request in its scope. It covers the scope (backend kind, base URL, model name and
-/// weights hash), every message (role and content, in order), temperature, top_p, max_tokens, the
+/// weights hash), every message (role and content, in order), temperature, top_p, min_p and the
+/// repetition penalty (when on), max_tokens, the
 /// stop strings, the seed and the JSON schema. It does not cover the API key, timeouts, retry or
 /// rate-limit settings: they change how a reply is obtained, not which reply is right.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -43,7 +44,7 @@ impl RequestKey {
         let sampling = &request.sampling;
         let messages: Vec<[&str; 2]> = request.messages.iter().map(|m| [m.role.as_str(), m.content.as_str()]).collect();
         // Floats as their bit patterns: 0.7 must not depend on how a JSON writer rounds it.
-        let canonical = json!({
+        let mut canonical = json!({
             "key_version": KEY_VERSION,
             "backend": scope.backend,
             "base_url": scope.base_url,
@@ -57,6 +58,11 @@ impl RequestKey {
             "seed": sampling.seed,
             "json_schema": request.json_schema,
         });
+        // Only when on, so that the keys of requests without them stay what they were.
+        if sampling.has_extras() {
+            canonical["min_p_bits"] = json!(sampling.min_p.to_bits());
+            canonical["repeat_penalty_bits"] = json!(sampling.repeat_penalty.to_bits());
+        }
         RequestKey(Sha256::digest(canonical.to_string().as_bytes()).into())
     }
 

@@ -55,10 +55,16 @@ pub fn quickstart(config: &QuickstartConfig, observer: &dyn Observer, cancel: &C
     let backends = &config.backends;
     // The default models, and a catalogue model given by name, are fetched if missing.
     let mut needed = Vec::new();
-    match backends.llm.gguf.as_deref().and_then(|value| genprompt_models::find(&value.to_string_lossy())) {
-        Some(spec) if spec.kind == genprompt_models::ModelKind::Llm => needed.push(*spec),
-        _ if backends.llm.gguf.is_none() => needed.push(genprompt_models::DEFAULT_LLM),
-        _ => {}
+    let llm = backends
+        .llm
+        .gguf
+        .as_ref()
+        .map(|path| path.to_string_lossy().into_owned())
+        .or_else(|| std::env::var("GENPROMPT_LLM").ok().filter(|value| !value.trim().is_empty()));
+    match llm.as_deref().map(genprompt_models::find) {
+        Some(Some(spec)) if spec.kind == genprompt_models::ModelKind::Llm => needed.push(*spec),
+        None => needed.push(genprompt_models::DEFAULT_LLM),
+        Some(_) => {}
     }
     if backends.encoder.dir.is_none() {
         needed.push(genprompt_models::DEFAULT_ENCODER);
@@ -84,7 +90,7 @@ pub fn quickstart(config: &QuickstartConfig, observer: &dyn Observer, cancel: &C
         "[3/4] Genetic Prompt: {} offspring per label for {} labels with {}",
         config.n_per_label,
         loaded.task.labels().len(),
-        backends.llm.gguf.as_ref().map_or("SmolLM2-135M-Instruct".to_string(), |p| p.display().to_string())
+        llm.unwrap_or_else(|| genprompt_models::DEFAULT_LLM.name.to_string())
     ));
     // Paper settings, except a short length cap (these are one-paragraph messages) and batches
     // that match the engine's parallel sequences.

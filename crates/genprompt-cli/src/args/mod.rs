@@ -169,6 +169,10 @@ pub struct GenerateArgs {
     /// Replace an existing dataset in --out, or start an interrupted run there over.
     #[arg(long)]
     pub force: bool,
+    /// Exit with 0 even when a label got fewer rows than asked (its call cap was reached);
+    /// without it such a run exits with 3. The manifest marks the run incomplete either way.
+    #[arg(long)]
+    pub allow_short: bool,
     /// Print how many requests, tokens and dollars the run would take, and stop.
     #[arg(long)]
     pub dry_run: bool,

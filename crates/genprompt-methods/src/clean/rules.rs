@@ -263,7 +263,11 @@ fn is_chatter(lower: &str, text_kind: &str) -> bool {
 }
 
 fn is_prompt_echo(lower: &str) -> bool {
-    const ECHOES: [&str; 11] = [
+    const ECHOES: [&str; 15] = [
+        "write a new",
+        "treat these attributes",
+        "should inherit",
+        "the category '",
         "example 1",
         "example 2",
         "example 3",
@@ -349,7 +353,13 @@ fn has_placeholder(lower: &str) -> bool {
         "lorem ipsum",
         "quick brown fox",
     ];
-    HOLES.iter().any(|h| lower.contains(h))
+    // "[Client Name]", "[Recipient's name]", "[Your Company]": a bracketed name or slot.
+    let bracketed_slot = lower.match_indices('[').any(|(idx, _)| {
+        let inside = lower[idx + 1..].split(']').next().unwrap_or("");
+        inside.len() < 40
+            && ["name", "client", "recipient", "address", "email", "phone"].iter().any(|w| inside.contains(w))
+    });
+    bracketed_slot || HOLES.iter().any(|h| lower.contains(h))
 }
 
 /// Share of the letters outside the Latin script (Latin-1 and Latin Extended included).

@@ -137,6 +137,14 @@ fn what_small_instruct_models_wrap_around_a_text() {
         Ok("I ordered a kettle last week and got a bill twice."),
     );
     check("technical_swap_msg1", Err(Rejection::TooFewWords));
+    check(
+        "Subject: Inquiry about Payment Methods Dear [Client Name], Now, I want to know about my account.",
+        Err(Rejection::Placeholder),
+    );
+    check(
+        "Dear team, Write a new customer support message for the category 'billing'. It means charges.",
+        Err(Rejection::PromptEcho),
+    );
     check("We apologize for the inconvenience, please let me know if you need any help.", Err(Rejection::Chatter));
     // Real messages that look a bit like the above stay.
     check("Sure enough, the parcel never came.", Ok("Sure enough, the parcel never came."));

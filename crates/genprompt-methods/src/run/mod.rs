@@ -25,6 +25,9 @@ pub struct RunConfig {
     /// Stop the run when more than this share of its LLM calls failed (after their retries),
     /// counted once at least [`MIN_CALLS_FOR_FAILURE_SHARE`] calls were made.
     pub max_failure_share: f64,
+    /// Ask for `{"text": "..."}` under a JSON schema (a grammar on the embedded model,
+    /// `response_format` on endpoints) instead of free text, so nothing can precede the text.
+    pub structured: bool,
     pub rng_seed: u64,
 }
 
@@ -35,7 +38,18 @@ pub const MIN_CALLS_FOR_FAILURE_SHARE: usize = 10;
 pub struct SamplingConfig {
     pub temperature: f32,
     pub top_p: f32,
+    /// 0 = off (the paper).
+    pub min_p: f32,
+    /// 1 = off (the paper).
+    pub repeat_penalty: f32,
     pub max_tokens: u32,
+}
+
+impl SamplingConfig {
+    /// The paper's sampling: temperature 1, top_p 1, nothing else.
+    pub fn paper(max_tokens: u32) -> SamplingConfig {
+        SamplingConfig { temperature: 1.0, top_p: 1.0, min_p: 0.0, repeat_penalty: 1.0, max_tokens }
+    }
 }
 
 impl RunConfig {
@@ -46,10 +60,11 @@ impl RunConfig {
             n_per_label,
             batch_size: 20,
             cleaning: Cleaning::Clean,
-            sampling: SamplingConfig { temperature: 1.0, top_p: 1.0, max_tokens: 256 },
+            sampling: SamplingConfig::paper(256),
             max_calls_per_row: 4,
             near_duplicate_threshold: Some(0.95),
             max_failure_share: 0.2,
+            structured: false,
             rng_seed,
         }
     }
@@ -304,11 +319,13 @@ impl LabelRun<'_> {
             sampling: Sampling {
                 temperature: sampling.temperature,
                 top_p: sampling.top_p,
+                min_p: sampling.min_p,
+                repeat_penalty: sampling.repeat_penalty,
                 max_tokens: sampling.max_tokens,
                 stop: Vec::new(),
                 seed: stream_seed(self.config.rng_seed, RngStream::Sampling { label: self.label_id.0, batch, request }),
             },
-            json_schema: None,
+            json_schema: self.config.structured.then(|| text_schema(sampling.max_tokens)),
         }
     }
 
@@ -316,7 +333,8 @@ impl LabelRun<'_> {
     fn check_text(&self, raw: &str, draft: &crate::Draft, seen: &mut HashSet<String>) -> Result<String, Rejection> {
         let label = self.task.label(self.label_id);
         let cleaning = self.config.cleaning;
-        let text = clean_reply(raw, cleaning, &label.name, &self.task.text_kind)?;
+        let raw = if self.config.structured { text_field(raw) } else { raw.to_string() };
+        let text = clean_reply(&raw, cleaning, &label.name, &self.task.text_kind)?;
         if let (Cleaning::Clean, Some(relation)) = (cleaning, &self.task.relation) {
             check_entity_tags(&text, relation)?;
         }
@@ -338,6 +356,27 @@ impl LabelRun<'_> {
             return false;
         };
         kept.rows().any(|row| genprompt_embed::dot(row, embedding) >= threshold)
+    }
+}
+
+/// The structured reply's shape: one non-empty string, short enough to close within `max_tokens`
+/// (about 3 characters a token), so that a long reply is cut inside the string, not left invalid.
+pub fn text_schema(max_tokens: u32) -> serde_json::Value {
+    serde_json::json!({
+        "type": "object",
+        "properties": {"text": {"type": "string", "minLength": 1, "maxLength": 3 * max_tokens.max(8)}},
+        "required": ["text"]
+    })
+}
+
+/// The `text` of a structured reply; a reply that is not such an object is cleaned as it is.
+fn text_field(raw: &str) -> String {
+    match serde_json::from_str::<serde_json::Value>(raw) {
+        Ok(serde_json::Value::Object(map)) => match map.get("text") {
+            Some(serde_json::Value::String(text)) => text.clone(),
+            _ => raw.to_string(),
+        },
+        _ => raw.to_string(),
     }
 }
 

@@ -280,3 +280,16 @@ fn near_duplicates_are_counted_and_relation_tags_enforced() {
     assert!(outcome.counts.iter().all(|c| c.rejected.missing_entity_tags > 0));
     assert!(outcome.offspring.iter().all(|o| o.text.contains("<chemical>")));
 }
+
+#[test]
+fn structured_replies_ask_for_a_text_field_and_keep_only_it() {
+    let chat = ScriptedChat::new(vec![Ok("{\"text\": \"Message number {seed}\"}"), Ok("not json: Message {seed} b")]);
+    let mut config = small_config();
+    config.structured = true;
+    let outcome = run(&chat, &config);
+    let calls = chat.calls.lock().unwrap();
+    assert!(calls.iter().all(|call| call.json_schema.as_ref() == Some(&text_schema(config.sampling.max_tokens))));
+    assert_eq!(outcome.offspring.len(), 8);
+    assert!(outcome.offspring.iter().any(|o| o.text.starts_with("Message number ")), "{:?}", outcome.offspring);
+    assert!(outcome.offspring.iter().all(|o| !o.text.contains('{')), "{:?}", outcome.offspring);
+}

@@ -175,6 +175,8 @@ pub(crate) fn generate_with(
     cancel: &CancelToken,
 ) -> Result<Generated> {
     check_method_settings(job.method, job.settings)?;
+    let (resolved, sampling_source) = method::with_model_sampling(job.config, job.settings, llm.catalogue);
+    let job = &Job { config: &resolved, ..*job };
     let (loaded, config, out) = (job.loaded, job.config, job.out);
     let choice = &llm.choice;
     let encoder = Timed::new(EncoderRef(encoder));
@@ -183,6 +185,10 @@ pub(crate) fn generate_with(
     let mut parameters = method::parameters(loaded, method.as_ref(), config);
     if let Some(engine) = &llm.engine {
         parameters.insert("engine".to_string(), engine.clone());
+    }
+    parameters.insert("sampling_defaults".to_string(), sampling_source.into());
+    if let Some(spec) = llm.catalogue {
+        parameters.insert("llm_catalogue_name".to_string(), spec.name.into());
     }
     let base_url = choice.base_url.as_deref();
     let settings = method::run_settings(job, &parameters, llm.model.identity(), encoder.identity(), base_url);
