@@ -31,7 +31,7 @@ fn request(i: u8) -> ChatRequest {
 
 fn reply(i: u8) -> ChatReply {
     let usage = Usage { prompt_tokens: 3, completion_tokens: u32::from(i) };
-    let finish = if i % 2 == 0 { FinishReason::Stop } else { FinishReason::Length };
+    let finish = if i.is_multiple_of(2) { FinishReason::Stop } else { FinishReason::Length };
     ChatReply { text: format!("reply {i}"), finish, usage }
 }
 

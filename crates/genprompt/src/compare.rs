@@ -353,7 +353,7 @@ mod tests {
         assert_eq!((clean.failed, clean.last_error.is_none()), (0, true));
         assert!(!clean.points.is_empty());
         // Non-finite embeddings: no probe can be trained, and the curve says so.
-        let broken = Embeddings::from_rows_normalised(2, &vec![[f32::NAN; 2]; 20]);
+        let broken = Embeddings::from_rows_normalised(2, &[[f32::NAN; 2]; 20]);
         let test_x = x.clone();
         let curve = learning_curve(&broken, &y, &test_x, &y, &labels, 7, 2);
         assert_eq!(curve.failed, 2 * CURVE_SHARES.len(), "every probe of every share failed");
