@@ -24,11 +24,13 @@ impl Db {
         }
         let open = |source| StoreError::Open { path: path.to_path_buf(), source };
         let conn = Connection::open(path).map_err(open)?;
+        // The busy timeout comes first: switching to WAL and applying the schema take locks, and
+        // another process (a run, a test or a user reading the journal) may hold one right now.
+        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(open)?;
         // WAL with synchronous=NORMAL: a commit survives a process crash (kill -9) without an
         // fsync per reply; only a power loss can take back the last commits.
         conn.pragma_update(None, "journal_mode", "WAL").map_err(open)?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(open)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(open)?;
         let found: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0)).map_err(open)?;
         if found > SCHEMA_VERSION {
             return Err(StoreError::NewerSchema { path: path.to_path_buf(), found, supported: SCHEMA_VERSION });

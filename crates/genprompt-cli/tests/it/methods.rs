@@ -108,7 +108,8 @@ name = "downregulator"
 definition = "the chemical inhibits expression of the protein"
 "#,
     );
-    // The endpoint's replies are scripted in arrival order: the first batch (upregulator) gets
+    // The endpoint's replies are scripted in arrival order; the generational schedule works label
+    // after label, so the first batch (upregulator) gets
     // two replies without the required tags, every later request a distinct tagged sentence.
     let server = FaultServer::start();
     let untagged = [
@@ -119,7 +120,12 @@ definition = "the chemical inhibits expression of the protein"
         (0..8).map(|i| format!("<chemical>Compound {i}</chemical> raised <protein>Kinase {i}</protein> levels."));
     server.script_next(untagged.map(|t| Fault::Reply(t.to_string())).into_iter().chain(tagged.map(Fault::Reply)));
     let url = server.base_url();
-    let manifest = check(&context, "out", &["--base-url", &url, "--model", "m", "--keep-near-duplicates"], "genetic");
+    let manifest = check(
+        &context,
+        "out",
+        &["--base-url", &url, "--model", "m", "--keep-near-duplicates", "--schedule", "generational"],
+        "genetic",
+    );
     let rows = read_jsonl(&context.path("out/dataset.jsonl"));
     assert_eq!(rows.len(), 4, "two rows per label: {rows:?}");
     for row in &rows {

@@ -142,7 +142,8 @@ print('ok', folder.num_rows)\n";
     assert!((-1.0..=1.0).contains(&intrinsic["aps"]["overall"].as_f64().unwrap()));
     assert!(intrinsic["cmd"].as_f64().unwrap() >= 0.0);
     assert!(intrinsic["text"]["vocabulary"].as_u64().unwrap() > 0);
-    assert!((0.0..=1.0).contains(&intrinsic["label_faithfulness"].as_f64().unwrap()));
+    // Without real training rows there is no judge: never one trained on the test split.
+    assert!(intrinsic["label_faithfulness"].is_null(), "{intrinsic}");
 
     // Fusion trains on synthetic and real rows together.
     let args = ["eval", "--train", "out/dataset.jsonl", "--test", "test.jsonl", "--real-train", "seeds.jsonl"];
