@@ -4,7 +4,7 @@
 use genprompt_methods::SYSTEM_PROMPT;
 
 use crate::backends::Prices;
-use crate::generate::{GenerateConfig, Job, build_method, train_judge};
+use crate::generate::{GenerateConfig, build_method, train_judge};
 use crate::{Observer, Result};
 
 const CHARS_PER_TOKEN: f64 = 4.0;
@@ -45,14 +45,7 @@ impl DryRun {
 /// Estimates the run `config` describes; loads only the encoder and sends nothing.
 pub fn dry_run(config: &GenerateConfig, observer: &dyn Observer) -> Result<DryRun> {
     let (loaded, run_config) = config.prepare()?;
-    let job = Job {
-        loaded: &loaded,
-        method: config.method,
-        settings: &config.settings,
-        config: &run_config,
-        store: &config.store,
-        out: &config.out,
-    };
+    let job = config.job(&loaded, &run_config);
     let task = &loaded.task;
     observer.step("loading the encoder (the LLM is not loaded and nothing is sent)");
     let encoder = config.backends.load_encoder()?;

@@ -31,14 +31,7 @@ pub struct Preview {
 /// Generates `config.n_per_label` rows per label without writing any file (`out` is unused).
 pub fn preview(config: &GenerateConfig, observer: &dyn Observer, cancel: &CancelToken) -> Result<Preview> {
     let (loaded, run_config) = config.prepare()?;
-    let job = Job {
-        loaded: &loaded,
-        method: config.method,
-        settings: &config.settings,
-        config: &run_config,
-        store: &config.store,
-        out: std::path::Path::new(""),
-    };
+    let job = Job { out: std::path::Path::new(""), ..config.job(&loaded, &run_config) };
     observer.step("loading models");
     let llm = config.backends.load_llm(loaded.llm.as_ref())?;
     let encoder = config.backends.load_encoder()?;

@@ -111,6 +111,11 @@ impl GenerateConfig {
         let config = run_config(&self.settings, &self.store, self.n_per_label, self.seed);
         Ok((loaded, config))
     }
+
+    /// The job `prepare`'s results describe, writing to `out`.
+    pub(crate) fn job<'a>(&'a self, loaded: &'a LoadedTask, config: &'a RunConfig) -> Job<'a> {
+        Job { loaded, method: self.method, settings: &self.settings, config, store: &self.store, out: &self.out }
+    }
 }
 
 /// What a finished generation left behind.
@@ -131,14 +136,7 @@ pub struct Generated {
 pub fn generate(config: &GenerateConfig, observer: &dyn Observer, cancel: &CancelToken) -> Result<Generated> {
     let (loaded, run_config) = config.prepare()?;
     prepare_out_dir(&config.out, config.force)?;
-    let job = Job {
-        loaded: &loaded,
-        method: config.method,
-        settings: &config.settings,
-        config: &run_config,
-        store: &config.store,
-        out: &config.out,
-    };
+    let job = config.job(&loaded, &run_config);
     check_method_settings(job.method, job.settings)?;
     let started = Instant::now();
     observer.step("loading models");
