@@ -18,7 +18,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 VENV="$ROOT/target/llama-venv"
 HOME_DIR="${GENPROMPT_HOME:-$HOME/.cache/genprompt}"
-MODEL="$HOME_DIR/models/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf"
+MODEL="$HOME_DIR/models/smollm2-135m/SmolLM2-135M-Instruct.Q4_1.gguf"
 KEY="sk-dummy-llama-check-7d1e5c9b3a"
 WORK="$(mktemp -d -t genprompt-llama-check.XXXXXX)"
 

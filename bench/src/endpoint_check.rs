@@ -35,10 +35,7 @@ fn check_json(config: HttpConfig) {
                 ChatMessage::system("You write customer support messages as JSON."),
                 ChatMessage::user("Write one short customer message about a late parcel, with its label."),
             ];
-            ChatRequest::new(
-                messages,
-                Sampling { temperature: 0.7, top_p: 0.95, max_tokens: 96, stop: vec![], seed: i },
-            )
+            ChatRequest::new(messages, Sampling::new(0.7, 0.95, 96, i))
         })
         .collect();
     let started = Instant::now();

@@ -27,8 +27,8 @@ use genprompt_llm_http::{HttpChatModel, HttpConfig};
 
 /// Serves until stdin closes (the parent exits or drops the pipe). `mode`: `varied` answers
 /// distinct made-up sentences instead of `reply to {key}` (and embeds like a sentence encoder);
-/// an HTTP status code, or `unauthorized` for a 401 echoing the key, answers every request with
-/// that fault.
+/// an HTTP status code, `unauthorized` for a 401 echoing the key, or `refusal` (a normal answer
+/// that refuses) answers every request with that fault.
 pub fn serve(latency_ms: u64, mode: Option<&str>) {
     let server = FaultServer::start();
     server.set_latency(Duration::from_millis(latency_ms));
@@ -43,8 +43,10 @@ pub fn serve(latency_ms: u64, mode: Option<&str>) {
             server.set_embedding_latency(Duration::from_millis(5));
         }
         Some("unauthorized") => server.set_default(Fault::Unauthorized),
-        Some(code) => server
-            .set_default(Fault::status(code.parse().expect("a fault is an HTTP status, `unauthorized` or `varied`"))),
+        Some("refusal") => server.set_default(Fault::Refusal),
+        Some(code) => server.set_default(Fault::status(
+            code.parse().expect("a fault is an HTTP status, `unauthorized`, `refusal` or `varied`"),
+        )),
     }
     println!("{}", server.base_url());
     let mut sink = String::new();

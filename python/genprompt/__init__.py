@@ -15,7 +15,7 @@ from genprompt import models
 from genprompt._api import compare, evaluate, generate
 from genprompt._native import __version__
 from genprompt._results import Comparison, Generated
-from genprompt.errors import BadInputError, EndpointError, Error, RunError
+from genprompt.errors import BadInputError, EndpointError, Error, RunError, ShortRunError
 
 __all__ = [
     "BadInputError",
@@ -24,6 +24,7 @@ __all__ = [
     "Error",
     "Generated",
     "RunError",
+    "ShortRunError",
     "__version__",
     "compare",
     "evaluate",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeAlias
@@ -11,6 +12,7 @@ from typing import Any, TypeAlias
 from genprompt import _native
 from genprompt._progress import StderrProgress
 from genprompt._results import Comparison, Generated
+from genprompt.errors import ShortRunError
 
 __all__ = ["compare", "evaluate", "generate"]
 
@@ -31,6 +33,7 @@ def generate(
     model: str | None = None,
     *,
     force: bool = False,
+    allow_short: bool = False,
     progress: Progress = None,
     **settings: Any,
 ) -> Generated:
@@ -51,11 +54,15 @@ def generate(
             from the variable named by ``api_key_env`` (default ``OPENAI_API_KEY``).
         model: the endpoint's model name.
         force: replace a finished dataset in ``out``, or start an unfinished run over.
+        allow_short: when a label ends with fewer rows than asked (its call cap was reached),
+            warn (``RuntimeWarning``) instead of raising :class:`ShortRunError`.
         progress: ``None`` prints progress lines on stderr, ``False`` prints nothing, a callable
             receives every progress event (a dict); if it raises, the run stops cleanly and the
             exception propagates.
         **settings: the command line's other flags with underscores: ``batch_size``,
-            ``temperature``, ``top_p``, ``max_tokens``, ``parents``, ``genes_schedule``,
+            ``schedule`` (``steady`` or ``generational``), ``window``, ``temperature``,
+            ``top_p``, ``min_p``, ``repeat_penalty``, ``paper_sampling``, ``structured``,
+            ``max_tokens``, ``parents``, ``genes_schedule``,
             ``ablation``, ``pool_update``, ``postprocess``, ``near_duplicates``,
             ``keep_near_duplicates``, ``encoder``, ``threads``, ``api_key_env``,
             ``max_in_flight``, ``price_input``, ``price_output``, ``encoder_base_url``,
@@ -68,6 +75,8 @@ def generate(
     Raises:
         BadInputError: the task, rows or arguments are wrong (``file:line:col: message``).
         EndpointError: the endpoint refused or failed the requests.
+        ShortRunError: some labels got fewer rows than asked (unless ``allow_short``); the
+            rows kept are written and in the exception's ``result``.
         RunError: the run could not finish; calling again resumes it.
         KeyboardInterrupt: after a clean stop; calling again resumes the run.
     """
@@ -82,7 +91,28 @@ def generate(
         "settings": {"llm": _path(llm), "base_url": base_url, "model": model, **_settings(settings)},
     }
     reply = json.loads(_native.generate(_json(request), _callback(progress)))
-    return Generated(rows=reply["rows"], manifest=reply["manifest"], out=Path(reply["out"]))
+    result = Generated(rows=reply["rows"], manifest=reply["manifest"], out=Path(reply["out"]))
+    short = result.manifest.get("short_labels") or []
+    if short:
+        message = _short_message(short, allow_short)
+        if not allow_short:
+            raise ShortRunError(message, result)
+        warnings.warn(message, RuntimeWarning, stacklevel=2)
+    return result
+
+
+def _short_message(short: list[dict[str, Any]], allowed: bool) -> str:
+    """The command line's report of a short run, in one message."""
+    lines = [f"incomplete: {len(short)} label(s) got fewer rows than asked:"]
+    for label in short:
+        reasons = ", ".join(f"{r['reason']} {r['count']}" for r in label.get("top_rejections", []))
+        lines.append(
+            f"  {label['label']}: {label['kept']} of {label['requested']} rows from {label['llm_calls']} calls"
+            + (f" (rejected: {reasons})" if reasons else "")
+        )
+    if not allowed:
+        lines.append("try a better model or prompt, or pass allow_short=True to accept it")
+    return "\n".join(lines)
 
 
 def evaluate(

@@ -7,7 +7,9 @@ stopped cleanly, so calling the same function again resumes it.
 
 from __future__ import annotations
 
-__all__ = ["BadInputError", "EndpointError", "Error", "RunError"]
+from typing import Any
+
+__all__ = ["BadInputError", "EndpointError", "Error", "RunError", "ShortRunError"]
 
 
 class Error(Exception):
@@ -33,3 +35,17 @@ class RunError(Error):
 
     What was recorded is kept: calling the same function again resumes the run.
     """
+
+
+class ShortRunError(RunError):
+    """Some labels got fewer rows than asked: the call cap (``max_calls_per_row``) was reached.
+
+    The run finished and wrote what it kept (its manifest lists the short labels under
+    ``short_labels`` with their top rejection reasons); ``result`` holds the same
+    :class:`~genprompt.Generated` that ``generate`` would have returned. Pass
+    ``allow_short=True`` to get a warning instead (the command line's ``--allow-short``).
+    """
+
+    def __init__(self, message: str, result: Any) -> None:
+        super().__init__(message)
+        self.result = result

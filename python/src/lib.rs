@@ -87,14 +87,15 @@ fn models_list(py: Python<'_>) -> PyResult<String> {
     guarded(py, || models_json().map_err(|failure| failure.into_py_err(py)))
 }
 
-/// Fetches the default models that are missing. A fetch unpacks into a staging folder and
-/// renames it into place, so on Ctrl-C the call returns at once and the fetch finishes alone.
+/// Fetches the named catalogue models (the defaults when `names` is empty) that are missing. A
+/// fetch unpacks into a staging folder and renames it into place, so on Ctrl-C the call returns
+/// at once and the fetch finishes alone.
 #[pyfunction]
-#[pyo3(signature = (progress=None))]
-fn models_fetch(py: Python<'_>, progress: Option<Bound<'_, PyAny>>) -> PyResult<String> {
+#[pyo3(signature = (names, progress=None))]
+fn models_fetch(py: Python<'_>, names: Vec<String>, progress: Option<Bound<'_, PyAny>>) -> PyResult<String> {
     guarded(py, || {
         runner::run(py, progress.as_ref(), Stop::Abandon, move |events| {
-            genprompt::fetch_models(&Forward(&events))?;
+            genprompt::fetch_models(&names, &Forward(&events))?;
             models_json()
         })
     })
@@ -108,7 +109,11 @@ fn models_json() -> Result<String, Failure> {
             json!({
                 "name": entry.name,
                 "kind": entry.kind,
+                "params": entry.params,
+                "size": entry.size,
                 "licence": entry.licence,
+                "note": entry.note,
+                "default": entry.default,
                 "path": entry.dir,
                 "present": entry.present,
             })

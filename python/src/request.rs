@@ -8,7 +8,7 @@ use genprompt::Row;
 use genprompt::{
     Backends, CacheMode, Classifier, Cleaning, CompareConfig, EncoderConfig, EvalConfig, FinetuneOptions, GeneSchedule,
     GenerateConfig, GenerationSettings, GeneticVariant, LlmConfig, Method, Mix, ParentSelection, PoolUpdate, RowSource,
-    StoreConfig, TaskSource,
+    ScheduleKind, StoreConfig, TaskSource,
 };
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -116,8 +116,17 @@ pub struct RunSettings {
     #[serde(default)]
     keep_near_duplicates: bool,
     batch_size: Option<usize>,
+    /// "steady" or "generational" (default: steady on endpoints, generational embedded).
+    schedule: Option<String>,
+    window: Option<usize>,
     temperature: Option<f32>,
     top_p: Option<f32>,
+    min_p: Option<f32>,
+    repeat_penalty: Option<f32>,
+    #[serde(default)]
+    paper_sampling: bool,
+    #[serde(default)]
+    structured: bool,
     max_tokens: Option<u32>,
     // Which models.
     llm: Option<PathBuf>,
@@ -263,12 +272,17 @@ impl RunSettings {
         if let Some(batch_size) = self.batch_size {
             settings.batch_size = batch_size.max(1);
         }
-        if let Some(temperature) = self.temperature {
-            settings.temperature = temperature;
+        if let Some(schedule) = &self.schedule {
+            let kinds = [("steady", ScheduleKind::Steady), ("generational", ScheduleKind::Generational)];
+            settings.schedule = Some(choose("schedule", schedule, &kinds)?);
         }
-        if let Some(top_p) = self.top_p {
-            settings.top_p = top_p;
-        }
+        settings.window = self.window.map(|window| window.max(1));
+        settings.temperature = self.temperature;
+        settings.top_p = self.top_p;
+        settings.min_p = self.min_p;
+        settings.repeat_penalty = self.repeat_penalty;
+        settings.paper_sampling = self.paper_sampling;
+        settings.structured = self.structured;
         if let Some(max_tokens) = self.max_tokens {
             settings.max_tokens = max_tokens;
         }

@@ -49,6 +49,13 @@ name = "politics"
 definition = "news about governments, elections and laws"
 """
 
+@pytest.fixture(autouse=True)
+def smallest_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests prove the pipeline, so they run SmolLM2-135M (fetched by ``./x test``), not the
+    default generator; its rows are mostly off-task."""
+    monkeypatch.setenv("GENPROMPT_LLM", "smollm2-135m")
+
+
 # Small and quick on the embedded 135M model; the same for every run so the cache can answer.
 FAST = {"batch_size": 2, "max_tokens": 32}
 

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import genprompt
 
 
@@ -21,10 +23,17 @@ def test_the_wheel_installs_the_genprompt_command() -> None:
     assert genprompt.__version__ in version.stdout
 
 
-def test_models_list_names_the_default_models() -> None:
-    models = genprompt.models.list()
-    assert {model["kind"] for model in models} == {"llm", "encoder"}
-    assert all(model["present"] for model in models), "./x test fetches the models before the tests"
-    assert all(Path(model["path"]).is_dir() for model in models)
+def test_models_list_shows_the_catalogue_and_fetch_is_idempotent() -> None:
+    models = {model["name"]: model for model in genprompt.models.list()}
+    assert set(models) == {"qwen2.5-coder-1.5b", "qwen2.5-coder-0.5b", "smollm2-135m", "all-minilm-l6-v2"}
+    assert {model["kind"] for model in models.values()} == {"llm", "encoder"}
+    defaults = [name for name, model in models.items() if model["default"]]
+    assert sorted(defaults) == ["all-minilm-l6-v2", "qwen2.5-coder-0.5b"]
+    # ./x test fetches the defaults and the model the tests run.
+    for name in [*defaults, "smollm2-135m"]:
+        assert models[name]["present"] and Path(models[name]["path"]).is_dir(), models[name]
+        assert models[name]["size"] > 0 and models[name]["licence"] and models[name]["note"]
     # fetch() is idempotent: with everything present it only checks.
-    assert [model["name"] for model in genprompt.models.fetch(progress=False)] == [model["name"] for model in models]
+    assert [m["name"] for m in genprompt.models.fetch("smollm2-135m", progress=False)] == list(models)
+    with pytest.raises(genprompt.BadInputError, match="no model called"):
+        genprompt.models.fetch("gpt-5", progress=False)

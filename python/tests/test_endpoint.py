@@ -53,3 +53,26 @@ def test_an_endpoint_that_rejects_every_request_raises_endpoint_error(
     assert "401" in str(raised.value) or "rejected" in str(raised.value), str(raised.value)
     # What happened is kept: the failed requests are listed for a later `retry_failed=True`.
     assert (tmp_path / "out" / "failed.jsonl").is_file()
+
+
+def test_a_run_that_falls_short_raises_with_what_it_kept_unless_allowed(
+    tmp_path: Path, fault_server: Callable[..., str]
+) -> None:
+    task = write_task(tmp_path)
+    url = fault_server("refusal")  # every reply refuses: no label can keep a row
+    with pytest.raises(genprompt.ShortRunError) as raised:
+        genprompt.generate(task, n_per_label=2, out=tmp_path / "out", base_url=url, model="m", progress=False)
+    assert isinstance(raised.value, genprompt.RunError)
+    message = str(raised.value)
+    assert "2 label(s) got fewer rows than asked" in message, message
+    assert "refusal" in message and "allow_short=True" in message, message
+    result = raised.value.result
+    assert result.rows == []
+    assert {s["label"] for s in result.manifest["short_labels"]} == {"sports", "politics"}
+    assert (tmp_path / "out" / "manifest.json").is_file(), "a short run still writes what it kept"
+    # Accepted, the same run warns instead.
+    with pytest.warns(RuntimeWarning, match="got fewer rows than asked"):
+        allowed = genprompt.generate(
+            task, n_per_label=2, out=tmp_path / "allowed", base_url=url, model="m", allow_short=True, progress=False
+        )
+    assert allowed.manifest["short_labels"] == result.manifest["short_labels"]

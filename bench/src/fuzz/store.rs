@@ -25,7 +25,7 @@ fn key(i: u8) -> RequestKey {
 }
 
 fn request(i: u8) -> ChatRequest {
-    let sampling = Sampling { temperature: 1.0, top_p: 1.0, max_tokens: 8, stop: vec![], seed: u64::from(i) };
+    let sampling = Sampling::new(1.0, 1.0, 8, u64::from(i));
     ChatRequest::new(vec![ChatMessage::user(format!("prompt {i}"))], sampling)
 }
 

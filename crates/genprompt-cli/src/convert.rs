@@ -78,6 +78,10 @@ pub fn settings(args: &GenerationArgs) -> GenerationSettings {
         window: args.window,
         temperature: args.temperature,
         top_p: args.top_p,
+        min_p: args.min_p,
+        repeat_penalty: args.repeat_penalty,
+        paper_sampling: args.paper_sampling,
+        structured: args.structured,
         max_tokens: args.max_tokens,
     }
 }

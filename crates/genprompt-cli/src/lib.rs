@@ -63,8 +63,33 @@ where
     }
 }
 
-/// 130 for a run stopped by Ctrl-C, 2 for bad input, 1 otherwise.
+/// Exit code of a run that wrote its dataset but kept fewer rows than asked for some label.
+pub const EXIT_SHORT: u8 = 3;
+
+/// A generation that ended short of `-n` for some labels (see `--allow-short`).
+#[derive(Debug)]
+pub struct ShortRun {
+    pub labels: usize,
+}
+
+impl std::fmt::Display for ShortRun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} label(s) ended with fewer rows than asked; the dataset holds what was kept and the manifest marks the \
+             run incomplete (raise -n's budget with a better model or prompt, or pass --allow-short to accept it)",
+            self.labels
+        )
+    }
+}
+
+impl std::error::Error for ShortRun {}
+
+/// 130 for a run stopped by Ctrl-C, 2 for bad input, 3 for a short run, 1 otherwise.
 fn exit_code(err: &anyhow::Error) -> u8 {
+    if err.chain().any(|cause| cause.is::<ShortRun>()) {
+        return EXIT_SHORT;
+    }
     match err.chain().find_map(|cause| cause.downcast_ref::<genprompt::Error>()).map(genprompt::Error::kind) {
         Some(ErrorKind::Interrupted) => interrupt::EXIT_INTERRUPTED,
         Some(ErrorKind::BadInput) => 2,

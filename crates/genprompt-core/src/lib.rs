@@ -10,8 +10,8 @@ mod row;
 mod task;
 
 pub use manifest::{
-    Cost, EndpointUsage, LabelCounts, MANIFEST_FORMAT_VERSION, Manifest, ManifestError, ModelInfo, RejectionCounts,
-    RequestCounts, Timings, TokenUsage,
+    Cost, EndpointUsage, LabelCounts, MANIFEST_FORMAT_VERSION, Manifest, ManifestError, ModelInfo, ReasonCount,
+    RejectionCounts, RequestCounts, ShortLabel, Timings, TokenUsage, short_labels,
 };
 pub use rng::{RngStream, rng_for, run_seed, stream_seed};
 pub use row::{Crossover, GeneRole, Lineage, Row, SeedRow};

@@ -37,6 +37,68 @@ pub struct Manifest {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub endpoints: Vec<EndpointUsage>,
     pub timings: Timings,
+    /// Labels that ended with fewer rows than asked (their call cap was reached), with why their
+    /// replies were dropped; empty for a complete run. Manifests written before it read as complete.
+    #[serde(default)]
+    pub short_labels: Vec<ShortLabel>,
+}
+
+impl Manifest {
+    /// Every label got the rows it asked for.
+    pub fn is_complete(&self) -> bool {
+        self.short_labels.is_empty()
+    }
+}
+
+/// A label that got fewer rows than asked.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShortLabel {
+    pub label: String,
+    pub kept: usize,
+    pub requested: usize,
+    pub llm_calls: usize,
+    /// The most frequent rejection reasons, most frequent first (at most three).
+    pub top_rejections: Vec<ReasonCount>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReasonCount {
+    pub reason: String,
+    pub count: usize,
+}
+
+/// The labels of `labels` that kept fewer rows than they asked for, in label order.
+pub fn short_labels(labels: &BTreeMap<String, LabelCounts>) -> Vec<ShortLabel> {
+    labels
+        .iter()
+        .filter(|(_, counts)| counts.kept < counts.requested)
+        .map(|(label, counts)| ShortLabel {
+            label: label.clone(),
+            kept: counts.kept,
+            requested: counts.requested,
+            llm_calls: counts.llm_calls,
+            top_rejections: counts
+                .rejected
+                .top()
+                .into_iter()
+                .take(3)
+                .map(|(reason, count)| ReasonCount { reason: reason.to_string(), count })
+                .collect(),
+        })
+        .collect()
+}
+
+impl std::fmt::Display for ShortLabel {
+    /// `billing: 5 of 8 rows from 32 calls (rejected: chatter 12, copies_parent 9, refusal 6)`
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {} of {} rows from {} calls", self.label, self.kept, self.requested, self.llm_calls)?;
+        if !self.top_rejections.is_empty() {
+            let reasons: Vec<String> =
+                self.top_rejections.iter().map(|r| format!("{} {}", r.reason, r.count)).collect();
+            write!(f, " (rejected: {})", reasons.join(", "))?;
+        }
+        Ok(())
+    }
 }
 
 /// One endpoint's share of a run spread over several, as this process saw it (a resumed run
@@ -136,6 +198,7 @@ pub struct LabelCounts {
 }
 
 /// Why replies were dropped; no reply is ever dropped without landing in one of these.
+/// Reasons added after format 1 default to zero when an older manifest is read.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RejectionCounts {
     pub refusal: usize,
@@ -146,6 +209,22 @@ pub struct RejectionCounts {
     pub missing_entity_tags: usize,
     pub curated_out: usize,
     pub llm_error: usize,
+    #[serde(default)]
+    pub chatter: usize,
+    #[serde(default)]
+    pub prompt_echo: usize,
+    #[serde(default)]
+    pub markdown: usize,
+    #[serde(default)]
+    pub list_scaffolding: usize,
+    #[serde(default)]
+    pub key_value: usize,
+    #[serde(default)]
+    pub placeholder: usize,
+    #[serde(default)]
+    pub other_script: usize,
+    #[serde(default)]
+    pub too_few_words: usize,
     /// Replies that arrived after their label had all its rows (steady schedule): paid for and
     /// journaled, not used.
     #[serde(default)]
@@ -153,16 +232,38 @@ pub struct RejectionCounts {
 }
 
 impl RejectionCounts {
+    /// Every reason with its count, in a fixed order, named as in the manifest.
+    pub fn by_reason(&self) -> [(&'static str, usize); 17] {
+        [
+            ("refusal", self.refusal),
+            ("empty", self.empty),
+            ("duplicate", self.duplicate),
+            ("near_duplicate", self.near_duplicate),
+            ("copies_parent", self.copies_parent),
+            ("missing_entity_tags", self.missing_entity_tags),
+            ("curated_out", self.curated_out),
+            ("llm_error", self.llm_error),
+            ("chatter", self.chatter),
+            ("prompt_echo", self.prompt_echo),
+            ("markdown", self.markdown),
+            ("list_scaffolding", self.list_scaffolding),
+            ("key_value", self.key_value),
+            ("placeholder", self.placeholder),
+            ("other_script", self.other_script),
+            ("too_few_words", self.too_few_words),
+            ("surplus", self.surplus),
+        ]
+    }
+
     pub fn total(&self) -> usize {
-        self.refusal
-            + self.empty
-            + self.duplicate
-            + self.near_duplicate
-            + self.copies_parent
-            + self.missing_entity_tags
-            + self.curated_out
-            + self.llm_error
-            + self.surplus
+        self.by_reason().iter().map(|(_, n)| n).sum()
+    }
+
+    /// The reasons that dropped something, most frequent first (ties in the fixed order).
+    pub fn top(&self) -> Vec<(&'static str, usize)> {
+        let mut reasons: Vec<(&'static str, usize)> = self.by_reason().into_iter().filter(|(_, n)| *n > 0).collect();
+        reasons.sort_by_key(|&(_, n)| std::cmp::Reverse(n));
+        reasons
     }
 }
 

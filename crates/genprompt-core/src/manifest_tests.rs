@@ -29,6 +29,7 @@ fn manifest() -> Manifest {
         cost: Cost { paid_prompt_tokens: 10, paid_completion_tokens: 5, usd: Some(0.0), ..Cost::default() },
         timings: Timings { total_s: 1.5, ..Timings::default() },
         endpoints: Vec::new(),
+        short_labels: Vec::new(),
     }
 }
 
@@ -82,4 +83,27 @@ fn every_rejection_reason_counts_in_the_total() {
         names.iter().enumerate().map(|(i, name)| (name.clone(), json!(1usize << i))).collect();
     let counts: RejectionCounts = serde_json::from_value(Value::Object(all)).unwrap();
     assert_eq!(counts.total(), (1 << names.len()) - 1, "{names:?}");
+}
+
+#[test]
+fn short_labels_name_what_was_missing_and_why() {
+    let mut labels = BTreeMap::new();
+    let full = LabelCounts { requested: 4, kept: 4, llm_calls: 5, ..LabelCounts::default() };
+    let mut short = LabelCounts { requested: 8, kept: 5, llm_calls: 32, ..LabelCounts::default() };
+    short.rejected.chatter = 12;
+    short.rejected.copies_parent = 9;
+    short.rejected.refusal = 4;
+    short.rejected.empty = 2;
+    labels.insert("billing".to_string(), short);
+    labels.insert("delivery".to_string(), full);
+    let found = short_labels(&labels);
+    assert_eq!(found.len(), 1);
+    assert_eq!(
+        found[0].to_string(),
+        "billing: 5 of 8 rows from 32 calls (rejected: chatter 12, copies_parent 9, refusal 4)"
+    );
+    // A manifest from before the field reads as complete.
+    let json = serde_json::json!({"short_labels": found});
+    let back: Vec<ShortLabel> = serde_json::from_value(json["short_labels"].clone()).unwrap();
+    assert_eq!(back, found);
 }

@@ -292,6 +292,8 @@ pub fn request(i: usize) -> ChatRequest {
         sampling: Sampling {
             temperature: 0.7,
             top_p: 0.9,
+            min_p: 0.0,
+            repeat_penalty: 1.0,
             max_tokens: 64,
             stop: vec!["\n\n".to_string()],
             seed: i as u64,

@@ -17,6 +17,13 @@ struct Body<'a> {
     messages: Vec<Message<'a>>,
     temperature: f32,
     top_p: f32,
+    /// Sent only when on: OpenAI does not know them; vLLM, llama.cpp's server and Ollama do.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    min_p: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    repetition_penalty: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    repeat_penalty: Option<f32>,
     max_tokens: u32,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     stop: &'a [String],
@@ -46,6 +53,10 @@ pub(crate) fn request_body(
         messages: request.messages.iter().map(|m| Message { role: m.role.as_str(), content: &m.content }).collect(),
         temperature: request.sampling.temperature,
         top_p: request.sampling.top_p,
+        min_p: Some(request.sampling.min_p).filter(|&p| p > 0.0),
+        // vLLM reads `repetition_penalty`, llama.cpp's server `repeat_penalty`.
+        repetition_penalty: Some(request.sampling.repeat_penalty).filter(|&p| p != 1.0),
+        repeat_penalty: Some(request.sampling.repeat_penalty).filter(|&p| p != 1.0),
         max_tokens: request.sampling.max_tokens,
         stop: &request.sampling.stop,
         seed: fold_seed(seed),
@@ -224,6 +235,21 @@ mod tests {
             .iter()
             .map(|(k, v)| (reqwest::header::HeaderName::from_static(k), HeaderValue::from_str(v).unwrap()))
             .collect()
+    }
+
+    #[test]
+    fn min_p_and_the_repetition_penalty_are_sent_only_when_on() {
+        let messages = vec![genprompt_llm::ChatMessage::user("hi")];
+        let mut request = ChatRequest::new(messages, genprompt_llm::Sampling::new(0.7, 0.9, 16, 1));
+        let body = |r: &ChatRequest| serde_json::from_slice::<Value>(&request_body("m", r, 1, None, false)).unwrap();
+        let plain = body(&request);
+        assert!(plain.get("min_p").is_none() && plain.get("repeat_penalty").is_none(), "{plain}");
+        request.sampling.min_p = 0.05;
+        request.sampling.repeat_penalty = 1.05;
+        let on = body(&request);
+        assert_eq!(on["min_p"].as_f64().map(|p| (p * 100.0).round()), Some(5.0), "{on}");
+        assert_eq!(on["repeat_penalty"], on["repetition_penalty"], "{on}");
+        assert!(on["repeat_penalty"].as_f64().is_some_and(|p| p > 1.0), "{on}");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! One request being answered: its prompt tokens, its own sampler, and the text so far.
 
-use genprompt_llm::{ChatReply, FinishReason, LlmError, Sampling, Usage};
+use genprompt_llm::{ChatReply, FinishReason, LlmError, REPEAT_PENALTY_WINDOW, Sampling, Usage};
 use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
@@ -42,10 +42,18 @@ impl Sequence {
             })?;
             chain.push(grammar);
         }
+        // llama.cpp's own order: penalties, then the truncations, then temperature and the draw.
+        if sampling.repeat_penalty != 1.0 {
+            let n_vocab = model.n_vocab();
+            chain.push(LlamaSampler::penalties(n_vocab, REPEAT_PENALTY_WINDOW, sampling.repeat_penalty, 0.0, 0.0));
+        }
         if sampling.temperature <= 0.0 {
             chain.push(LlamaSampler::greedy());
         } else {
             chain.push(LlamaSampler::top_p(sampling.top_p.clamp(0.0, 1.0), 1));
+            if sampling.min_p > 0.0 {
+                chain.push(LlamaSampler::min_p(sampling.min_p.clamp(0.0, 1.0), 1));
+            }
             chain.push(LlamaSampler::temp(sampling.temperature));
             chain.push(LlamaSampler::dist(seed));
         }

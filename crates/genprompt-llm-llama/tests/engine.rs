@@ -10,9 +10,9 @@ fn model() -> LlamaChatModel {
 fn model_with(share_prefix: bool) -> LlamaChatModel {
     let home = genprompt_models::Home::from_env().expect("a models folder");
     let dir = home
-        .require(&genprompt_models::DEFAULT_LLM)
+        .require(&genprompt_models::PIPELINE_TEST_LLM)
         .unwrap_or_else(|err| panic!("{err}: the embedded-model tests need the default models"));
-    let path = dir.join(genprompt_models::DEFAULT_LLM.files[0].file_name);
+    let path = dir.join(genprompt_models::PIPELINE_TEST_LLM.files[0].file_name);
     let options = LlamaOptions { threads: 1, n_ctx: 2048, n_parallel: 4, share_prefix };
     LlamaChatModel::load(&path, options).expect("the default model loads")
 }
@@ -20,7 +20,7 @@ fn model_with(share_prefix: bool) -> LlamaChatModel {
 fn request(prompt: &str, seed: u64, max_tokens: u32) -> ChatRequest {
     ChatRequest {
         messages: vec![ChatMessage::system("You are a helpful assistant."), ChatMessage::user(prompt)],
-        sampling: Sampling { temperature: 0.8, top_p: 0.95, max_tokens, stop: Vec::new(), seed },
+        sampling: Sampling::new(0.8, 0.95, max_tokens, seed),
         json_schema: None,
     }
 }
@@ -29,7 +29,7 @@ fn request(prompt: &str, seed: u64, max_tokens: u32) -> ChatRequest {
 fn batches_answer_every_request_reproducibly_and_report_limits() {
     let model = model();
     assert_eq!(model.identity().backend, "llama.cpp");
-    assert_eq!(model.identity().sha256, genprompt_models::DEFAULT_LLM.files[0].sha256);
+    assert_eq!(model.identity().sha256, genprompt_models::PIPELINE_TEST_LLM.files[0].sha256);
 
     let requests = vec![
         request("Write one short SMS message that is spam.", 1, 24),
@@ -76,4 +76,30 @@ fn a_missing_file_is_a_load_error_naming_it() {
     let options = LlamaOptions { threads: 1, n_ctx: 512, n_parallel: 1, share_prefix: true };
     let err = LlamaChatModel::load(std::path::Path::new("/nonexistent/model.gguf"), options).err().unwrap();
     assert_eq!(err.to_string(), "cannot load model /nonexistent/model.gguf: no such file");
+}
+
+#[test]
+fn min_p_and_the_repetition_penalty_reach_the_sampler() {
+    let model = model();
+    let prompt = "Write a short sentence about the sea.";
+    let mut greedy = request(prompt, 11, 24);
+    greedy.sampling.temperature = 0.0;
+    // min_p = 1 keeps only the most likely token: sampling at temperature 1 becomes greedy.
+    let mut only_top = request(prompt, 11, 24);
+    only_top.sampling.temperature = 1.0;
+    only_top.sampling.top_p = 1.0;
+    only_top.sampling.min_p = 1.0;
+    // One request per call: a reply depends on its batch-mates.
+    let greedy_text = model.chat(&[greedy]).remove(0).unwrap().text;
+    let top_text = model.chat(&[only_top]).remove(0).unwrap().text;
+    assert_eq!(greedy_text, top_text);
+    // A strong repetition penalty changes the greedy reply of a prompt that invites repeats.
+    let mut repeat = request("Repeat the word 'sea' ten times.", 3, 24);
+    repeat.sampling.temperature = 0.0;
+    let mut penalised = repeat.clone();
+    penalised.sampling.repeat_penalty = 3.0;
+    let plain = model.chat(&[repeat]).remove(0).unwrap().text;
+    let penalised = model.chat(&[penalised]).remove(0).unwrap().text;
+    assert_ne!(plain, penalised);
+    assert!(plain.matches("sea").count() > penalised.matches("sea").count(), "{plain:?} vs {penalised:?}");
 }

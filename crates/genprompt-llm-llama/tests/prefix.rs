@@ -7,9 +7,9 @@ use serde_json::json;
 fn model(share_prefix: bool) -> LlamaChatModel {
     let home = genprompt_models::Home::from_env().expect("a models folder");
     let dir = home
-        .require(&genprompt_models::DEFAULT_LLM)
+        .require(&genprompt_models::PIPELINE_TEST_LLM)
         .unwrap_or_else(|err| panic!("{err}: the embedded-model tests need the default models"));
-    let path = dir.join(genprompt_models::DEFAULT_LLM.files[0].file_name);
+    let path = dir.join(genprompt_models::PIPELINE_TEST_LLM.files[0].file_name);
     let options = LlamaOptions { threads: 1, n_ctx: 4096, n_parallel: 8, share_prefix };
     LlamaChatModel::load(&path, options).expect("the default model loads")
 }
@@ -21,7 +21,7 @@ between one and three sentences long, without greetings, signatures or placehold
 fn request(topic: &str, seed: u64) -> ChatRequest {
     ChatRequest::new(
         vec![ChatMessage::system(INSTRUCTIONS), ChatMessage::user(format!("Write one message about {topic}."))],
-        Sampling { temperature: 0.9, top_p: 0.95, max_tokens: 24, stop: Vec::new(), seed },
+        Sampling::new(0.9, 0.95, 24, seed),
     )
 }
 
@@ -71,7 +71,7 @@ fn structured_requests_fit_their_schema() {
 or technical? Answer with a JSON object {\"genes\": [...]} of 3 to 6 short attribute names.",
                     ),
                 ],
-                Sampling { temperature: 0.8, top_p: 0.95, max_tokens: 80, stop: Vec::new(), seed },
+                Sampling::new(0.8, 0.95, 80, seed),
             );
             request.json_schema = Some(gene_list.clone());
             request

@@ -52,9 +52,29 @@ impl ChatMessage {
 pub struct Sampling {
     pub temperature: f32,
     pub top_p: f32,
+    /// Drop tokens whose probability is below this share of the most likely one's (0 = off).
+    pub min_p: f32,
+    /// Divide the logits of tokens among the last [`REPEAT_PENALTY_WINDOW`] generated ones by
+    /// this (1 = off), as llama.cpp's `repeat_penalty`.
+    pub repeat_penalty: f32,
     pub max_tokens: u32,
     pub stop: Vec<String>,
     pub seed: u64,
+}
+
+/// Generated tokens the repetition penalty looks back over (llama.cpp's default `repeat_last_n`).
+pub const REPEAT_PENALTY_WINDOW: i32 = 64;
+
+impl Sampling {
+    /// Temperature and top_p only (min_p and the repetition penalty off), no stop strings.
+    pub fn new(temperature: f32, top_p: f32, max_tokens: u32, seed: u64) -> Sampling {
+        Sampling { temperature, top_p, min_p: 0.0, repeat_penalty: 1.0, max_tokens, stop: Vec::new(), seed }
+    }
+
+    /// Whether min_p or the repetition penalty is on (both off is the paper's sampling).
+    pub fn has_extras(&self) -> bool {
+        self.min_p > 0.0 || self.repeat_penalty != 1.0
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -1,5 +1,9 @@
 //! Turning a raw reply into a dataset text, or a counted `Rejection`.
 
+mod rules;
+
+use genprompt_core::RejectionCounts;
+
 /// Post-processing mode.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Cleaning {
@@ -26,33 +30,68 @@ pub enum Rejection {
     Duplicate,
     /// Cosine similarity to an already kept row of the label at or above the threshold.
     NearDuplicate,
-    /// The reply repeats a seed row or a text shown in its prompt.
+    /// The reply repeats a seed row or a text shown in its prompt, exactly or nearly.
     CopiesParent,
     /// A relation task's reply without exactly the required entity tags.
     MissingEntityTags,
     /// Curated LLM: a classifier trained on real rows is not confident about its label.
     CuratedOut,
     LlmError,
+    /// Talk about the text instead of the text ("Sure! To generate...", "I hope this helps").
+    Chatter,
+    /// The prompt's scaffolding repeated ("Example 2", "Category:", "Genotype:", "synthetic data").
+    PromptEcho,
+    /// Leftover markdown: bold, headings, code fences, tables.
+    Markdown,
+    /// A list or instructions ("follow these steps", two or more bullet or numbered lines).
+    ListScaffolding,
+    /// An attribute dump: `key="value"`, JSON, or "Key: value" lines.
+    KeyValue,
+    /// A template hole or filler: "[Your Name]", "lorem ipsum", "the quick brown fox".
+    Placeholder,
+    /// Mostly letters of another script than the task's (Latin).
+    OtherScript,
+    /// A relation text with too few words outside its entity tags to be a sentence about them.
+    TooFewWords,
+}
+
+impl Rejection {
+    /// Adds one to this reason's counter.
+    pub fn count(self, rejected: &mut RejectionCounts) {
+        *match self {
+            Rejection::Refusal => &mut rejected.refusal,
+            Rejection::Empty => &mut rejected.empty,
+            Rejection::Duplicate => &mut rejected.duplicate,
+            Rejection::NearDuplicate => &mut rejected.near_duplicate,
+            Rejection::CopiesParent => &mut rejected.copies_parent,
+            Rejection::MissingEntityTags => &mut rejected.missing_entity_tags,
+            Rejection::CuratedOut => &mut rejected.curated_out,
+            Rejection::LlmError => &mut rejected.llm_error,
+            Rejection::Chatter => &mut rejected.chatter,
+            Rejection::PromptEcho => &mut rejected.prompt_echo,
+            Rejection::Markdown => &mut rejected.markdown,
+            Rejection::ListScaffolding => &mut rejected.list_scaffolding,
+            Rejection::KeyValue => &mut rejected.key_value,
+            Rejection::Placeholder => &mut rejected.placeholder,
+            Rejection::OtherScript => &mut rejected.other_script,
+            Rejection::TooFewWords => &mut rejected.too_few_words,
+        } += 1;
+    }
 }
 
 /// The official code's filter: any of these substrings drops the reply.
 const RAW_REFUSAL_SUBSTRINGS: [&str; 5] = ["I apologize", "sorry", "Sorry", "an AI language model", "I cannot perform"];
 
-/// Refusals recognised in clean mode: only at the start of the reply, so that a customer message
-/// saying "sorry to bother you" survives, plus the unmistakable "as an AI" anywhere.
-const REFUSAL_OPENINGS: [&str; 9] = [
-    "i'm sorry",
-    "i am sorry",
-    "sorry, but",
-    "i apologize",
-    "i cannot",
-    "i can't",
-    "i can not",
-    "as an ai",
-    "i'm unable",
-];
+/// A relation text needs this many words outside its entity tags ("<chemical>X</chemical> binds
+/// <protein>Y</protein>" has one; a bare pair of tagged names has none).
+pub const MIN_WORDS_OUTSIDE_TAGS: usize = 3;
 
-const PREAMBLE_OPENINGS: [&str; 8] = ["here is", "here's", "here are", "sure", "certainly", "okay", "ok,", "of course"];
+/// A text needs this many words ("technical_swap_msg1" is an identifier, not a message).
+pub const MIN_WORDS: usize = 2;
+
+/// Word-level similarity (2 x longest common subsequence / total words) at or above which a reply
+/// counts as a copy of a text shown in its prompt.
+pub const NEAR_COPY_SIMILARITY: f64 = 0.85;
 
 /// Cleans one reply. `label` and `text_kind` are the prompt's own words, which small models like
 /// to echo ("Category: billing", "Customer message: ...").
@@ -69,51 +108,36 @@ pub fn clean_reply(raw: &str, cleaning: Cleaning, label: &str, text_kind: &str) 
     }
 }
 
+/// Strips what wraps the text (introductions, headings, echoed cues, code fences, closing notes,
+/// quotes), then judges what is left: every reason it is still not a text is a `Rejection`.
 fn clean(raw: &str, label: &str, text_kind: &str) -> Result<String, Rejection> {
-    let lower = raw.trim_start().to_lowercase();
-    if REFUSAL_OPENINGS.iter().any(|opening| lower.starts_with(opening)) || lower.contains("as an ai language model") {
+    if rules::is_refusal(&raw.to_lowercase()) {
         return Err(Rejection::Refusal);
     }
-    let label_line = format!("category: {}", label.to_lowercase());
-    let mut lines: Vec<&str> = raw.lines().map(str::trim).filter(|line| !line.is_empty()).collect();
-    // Drop a leading chatter line ("Here is a new message:") when real text follows it.
-    if lines.len() > 1 && is_preamble(lines[0]) {
+    let text_kind = text_kind.to_lowercase();
+    let mut lines: Vec<&str> =
+        raw.lines().map(str::trim).filter(|line| !line.is_empty() && !line.starts_with("```")).collect();
+    while lines.len() > 1 && rules::is_lead_in(lines[0], &text_kind) {
         lines.remove(0);
     }
-    // Drop echoed prompt scaffolding anywhere.
-    lines.retain(|line| {
-        let lower = line.to_lowercase();
-        !(lower == label_line || lower == "text:" || lower.starts_with("category:") && lower.len() < 60)
-    });
-    let mut text = lines.join("\n");
-    for prefix in ["text:", &format!("{}:", text_kind.to_lowercase()), "example 3:", "new example:"] {
-        if let Some(rest) = strip_prefix_ignoring_case(&text, prefix) {
-            text = rest.trim_start().to_string();
-        }
+    // Notes, a second text or its introduction after the text: keep what came before them.
+    if let Some(cut) = (1..lines.len()).find(|&idx| rules::starts_notes(lines[idx], &text_kind)) {
+        lines.truncate(cut);
     }
-    let text = strip_quotes(text.trim());
-    if text.chars().any(char::is_alphanumeric) { Ok(text.to_string()) } else { Err(Rejection::Empty) }
-}
-
-/// `text` after a prefix whose lowercase is `prefix`. Lowercasing can change a character's
-/// length in bytes ('İ', the Kelvin sign), so the cut is found character by character.
-fn strip_prefix_ignoring_case<'t>(text: &'t str, prefix: &str) -> Option<&'t str> {
-    let mut lowered = String::with_capacity(prefix.len());
-    for (idx, c) in text.char_indices() {
-        if lowered.len() >= prefix.len() {
-            return (lowered == prefix).then(|| &text[idx..]);
-        }
-        lowered.extend(c.to_lowercase());
-        if !prefix.starts_with(lowered.as_str()) {
-            return None;
-        }
+    while lines.len() > 1 && rules::is_trailer(lines[lines.len() - 1]) {
+        lines.pop();
     }
-    (lowered == prefix).then_some("")
-}
-
-fn is_preamble(line: &str) -> bool {
-    let lower = line.to_lowercase();
-    PREAMBLE_OPENINGS.iter().any(|opening| lower.starts_with(opening)) && (lower.ends_with(':') || lower.len() < 80)
+    lines.retain(|line| !rules::is_scaffold_line(line, label, &text_kind));
+    let joined = lines.join("\n");
+    let text = strip_quotes(rules::strip_inline_lead_in(joined.trim(), &text_kind).trim());
+    if !text.chars().any(char::is_alphanumeric) {
+        return Err(Rejection::Empty);
+    }
+    rules::judge(text, label, &text_kind)?;
+    if text.split_whitespace().filter(|word| word.chars().any(char::is_alphanumeric)).count() < MIN_WORDS {
+        return Err(Rejection::TooFewWords);
+    }
+    Ok(text.to_string())
 }
 
 fn strip_quotes(text: &str) -> &str {
@@ -128,8 +152,9 @@ fn strip_quotes(text: &str) -> &str {
     text
 }
 
-/// Checks that `text` marks exactly the entities of `relation`: each required tag opens and closes
-/// the required number of times, in order, around non-empty text.
+/// Checks that `text` is a sentence about exactly the entities of `relation`: each required tag
+/// opens and closes the required number of times, in order, around non-empty text, and at least
+/// [`MIN_WORDS_OUTSIDE_TAGS`] words stand outside the tags.
 pub fn check_entity_tags(text: &str, relation: &genprompt_core::RelationSpec) -> Result<(), Rejection> {
     for (tag, count) in relation.required_counts() {
         let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
@@ -146,7 +171,34 @@ pub fn check_entity_tags(text: &str, relation: &genprompt_core::RelationSpec) ->
             rest = &rest[end + close.len()..];
         }
     }
+    let tags: Vec<&str> = relation.required_counts().into_iter().map(|(tag, _)| tag).collect();
+    if rules::words_outside_tags(text, &tags) < MIN_WORDS_OUTSIDE_TAGS {
+        return Err(Rejection::TooFewWords);
+    }
     Ok(())
+}
+
+/// Whether `text` nearly repeats `shown` (a parent or an example of its prompt): word-level
+/// similarity at or above [`NEAR_COPY_SIMILARITY`], so a copy with a changed word or two counts.
+pub fn is_near_copy(text: &str, shown: &str) -> bool {
+    let words = |s: &str| -> Vec<String> {
+        s.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect()
+    };
+    let (a, b) = (words(text), words(shown));
+    if a.is_empty() || b.is_empty() {
+        return false;
+    }
+    // Longest common subsequence of words, one row at a time.
+    let mut row = vec![0usize; b.len() + 1];
+    for word in &a {
+        let mut diagonal = 0;
+        for (j, other) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = if word == other { diagonal + 1 } else { row[j + 1].max(row[j]) };
+            diagonal = above;
+        }
+    }
+    2.0 * row[b.len()] as f64 / (a.len() + b.len()) as f64 >= NEAR_COPY_SIMILARITY
 }
 
 /// The key under which two texts count as the same: case and whitespace do not matter.
@@ -155,74 +207,4 @@ pub(crate) fn duplicate_key(text: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn check(raw: &str, expected: Result<&str, Rejection>) {
-        let got = clean_reply(raw, Cleaning::Clean, "billing", "customer message");
-        assert_eq!(got.as_deref().map_err(|r| *r), expected, "raw reply: {raw:?}");
-    }
-
-    #[test]
-    fn cleaning_cases() {
-        check("I was charged twice for order 1234.", Ok("I was charged twice for order 1234."));
-        check("Here is a new customer message:\n\"Why was I billed twice?\"", Ok("Why was I billed twice?"));
-        check("Sure! Here's one:\nMy invoice is wrong.\nCategory: billing", Ok("My invoice is wrong."));
-        check("Text: The refund never arrived.", Ok("The refund never arrived."));
-        check("Customer message: Please cancel the charge.", Ok("Please cancel the charge."));
-        check("  \n ", Err(Rejection::Empty));
-        check("\"\"", Err(Rejection::Empty));
-        check("🙂🙂🙂", Err(Rejection::Empty));
-        check("I'm sorry, but I can't help with that.", Err(Rejection::Refusal));
-        check("As an AI, I cannot write that.", Err(Rejection::Refusal));
-        check("Sorry to bother you, but I was charged twice.", Ok("Sorry to bother you, but I was charged twice."));
-        check(
-            "Here is my complaint: the bill doubled this month and nobody answers.",
-            Ok("Here is my complaint: the bill doubled this month and nobody answers."),
-        );
-    }
-
-    #[test]
-    fn a_prefix_that_changes_length_when_lowercased_is_cut_at_the_right_place() {
-        // 'İ' is 2 bytes and lowercases to 3; the Kelvin sign is 3 bytes and lowercases to 1.
-        let got = clean_reply("İstanbul haberi:Derbi bitti.", Cleaning::Clean, "spor", "İstanbul haberi");
-        assert_eq!(got.as_deref(), Ok("Derbi bitti."));
-        // Cutting by the lowercase's length would land inside 'é' here.
-        assert_eq!(clean_reply("İ:é bien", Cleaning::Clean, "x", "İ").as_deref(), Ok("é bien"));
-        let got = clean_reply("\u{212a}elvin note: it is cold.", Cleaning::Clean, "x", "kelvin note");
-        assert_eq!(got.as_deref(), Ok("it is cold."));
-        assert_eq!(strip_prefix_ignoring_case("İİx", "i̇i̇"), Some("x"));
-        assert_eq!(strip_prefix_ignoring_case("İ", "i"), None);
-        assert_eq!(strip_prefix_ignoring_case("Text:", "text:"), Some(""));
-    }
-
-    #[test]
-    fn raw_mode_keeps_text_and_uses_the_papers_substrings() {
-        let raw = |text| clean_reply(text, Cleaning::Raw, "billing", "customer message");
-        assert_eq!(raw("Here is one:\nBilled twice."), Ok("Here is one:\nBilled twice.".to_string()));
-        assert_eq!(raw("sorry to bother you"), Err(Rejection::Refusal));
-        assert_eq!(raw(" "), Err(Rejection::Empty));
-    }
-
-    #[test]
-    fn entity_tags_must_be_exactly_the_required_pairs() {
-        use genprompt_core::RelationSpec;
-        let pair = RelationSpec { tags: ["chemical".into(), "protein".into()] };
-        let same = RelationSpec { tags: ["entity".into(), "entity".into()] };
-        let check = |text: &str, spec: &RelationSpec| check_entity_tags(text, spec).is_ok();
-        assert!(check("<chemical>Aspirin</chemical> inhibits <protein>COX-1</protein>.", &pair));
-        assert!(check("<protein>COX-1</protein> is blocked by <chemical>aspirin</chemical>", &pair));
-        assert!(!check("<chemical>Aspirin</chemical> inhibits COX-1.", &pair), "one entity missing");
-        assert!(!check("<chemical>A</chemical> and <chemical>B</chemical> bind <protein>P</protein>", &pair));
-        assert!(!check("<chemical></chemical> binds <protein>P</protein>", &pair), "empty entity");
-        assert!(!check("<chemical>A binds <protein>P</protein></chemical>", &pair), "nested");
-        assert!(!check("<chemical>A</chemical binds <protein>P</protein>", &pair), "broken closing tag");
-        assert!(check("<entity>John</entity> works for <entity>Acme</entity>.", &same));
-        assert!(!check("<entity>John</entity> works for Acme.", &same));
-    }
-
-    #[test]
-    fn duplicate_key_ignores_case_and_spacing() {
-        assert_eq!(duplicate_key(" Billed  Twice\n"), duplicate_key("billed twice"));
-    }
-}
+mod tests;

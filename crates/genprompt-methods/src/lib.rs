@@ -19,7 +19,9 @@ mod prompt_parts;
 mod run;
 
 pub use baselines::{AttrPrompt, Confidence, Curated, CurationThresholds, FewShot, LabelJudge, SimPrompt, ZeroShot};
-pub use clean::{Cleaning, Rejection, check_entity_tags, clean_reply};
+pub use clean::{
+    Cleaning, MIN_WORDS_OUTSIDE_TAGS, NEAR_COPY_SIMILARITY, Rejection, check_entity_tags, clean_reply, is_near_copy,
+};
 pub use error::MethodError;
 pub use genes::{
     GENE_EXAMPLES_PER_LABEL, gene_list_schema, genes_from_json, parse_gene_list, parse_value_list,
@@ -32,5 +34,5 @@ pub use genetic::{
 pub use method::{Draft, Method, SYSTEM_PROMPT};
 pub use run::{
     BatchReport, FailedRequest, GenerationOutcome, MIN_CALLS_FOR_FAILURE_SHARE, Offspring, RunConfig, RunObserver,
-    SamplingConfig, Schedule, run_method,
+    SamplingConfig, Schedule, run_method, text_schema,
 };

@@ -65,7 +65,7 @@ impl ChatModel for BatchBound {
 }
 
 fn request(prompt: &str) -> ChatRequest {
-    let sampling = Sampling { temperature: 1.0, top_p: 1.0, max_tokens: 32, stop: vec![], seed: 5 };
+    let sampling = Sampling::new(1.0, 1.0, 32, 5);
     ChatRequest::new(vec![ChatMessage::user(prompt)], sampling)
 }
 

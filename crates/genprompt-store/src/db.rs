@@ -120,6 +120,8 @@ pub(crate) fn describe(request: &genprompt_llm::ChatRequest) -> String {
         "messages": messages,
         "temperature": s.temperature,
         "top_p": s.top_p,
+        "min_p": s.min_p,
+        "repeat_penalty": s.repeat_penalty,
         "max_tokens": s.max_tokens,
         "stop": s.stop,
         "seed": s.seed,

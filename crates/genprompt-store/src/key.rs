@@ -51,10 +51,11 @@ impl Scope {
 
 /// sha256 of a request in its scope. It covers the scope (backend kind, base URL, model name and
 /// weights hash, engine settings), every message (role and content, in order), temperature, top_p,
-/// max_tokens, the stop strings, the seed and the JSON schema. It does not cover the API key,
-/// timeouts, retry or rate-limit settings: they change how a reply is obtained, not which reply
-/// is right. For a backend whose replies depend on their batch-mates, [`RequestKey::in_batch`]
-/// also covers every other request of the call and the request's place in it.
+/// min_p and the repetition penalty (when on), max_tokens, the stop strings, the seed and the JSON
+/// schema. It does not cover the API key, timeouts, retry or rate-limit settings: they change how a
+/// reply is obtained, not which reply is right. For a backend whose replies depend on their
+/// batch-mates, [`RequestKey::in_batch`] also covers every other request of the call and the
+/// request's place in it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RequestKey(pub [u8; 32]);
 
@@ -80,6 +81,11 @@ impl RequestKey {
         // Only batch-dependent scopes carry the field, so endpoint keys stay what they were.
         if let Some(settings) = &scope.batch_settings {
             canonical["batch_settings"] = json!(settings);
+        }
+        // Only when on, so that the keys of requests without them stay what they were.
+        if sampling.has_extras() {
+            canonical["min_p_bits"] = json!(sampling.min_p.to_bits());
+            canonical["repeat_penalty_bits"] = json!(sampling.repeat_penalty.to_bits());
         }
         RequestKey(Sha256::digest(canonical.to_string().as_bytes()).into())
     }

@@ -65,7 +65,7 @@ impl ChatSession for LifoSession<'_> {
 }
 
 fn request(prompt: &str) -> ChatRequest {
-    let sampling = Sampling { temperature: 1.0, top_p: 1.0, max_tokens: 16, stop: vec![], seed: 3 };
+    let sampling = Sampling::new(1.0, 1.0, 16, 3);
     ChatRequest::new(vec![ChatMessage::user(prompt)], sampling)
 }
 

@@ -61,7 +61,7 @@ impl ChatModel for Counting {
 }
 
 fn request(prompt: &str) -> ChatRequest {
-    let sampling = Sampling { temperature: 0.7, top_p: 0.9, max_tokens: 64, stop: vec![], seed: 7 };
+    let sampling = Sampling::new(0.7, 0.9, 64, 7);
     ChatRequest::new(vec![ChatMessage::system("sys"), ChatMessage::user(prompt)], sampling)
 }
 
@@ -90,6 +90,12 @@ fn every_covered_field_changes_the_key() {
     variants.push(r);
     let mut r = base.clone();
     r.sampling.top_p = 1.0;
+    variants.push(r);
+    let mut r = base.clone();
+    r.sampling.min_p = 0.05;
+    variants.push(r);
+    let mut r = base.clone();
+    r.sampling.repeat_penalty = 1.05;
     variants.push(r);
     let mut r = base.clone();
     r.sampling.max_tokens = 65;

@@ -54,13 +54,7 @@ pub fn propose_attributes(config: &ProposalConfig) -> Result<AttributesProposal>
                 ChatMessage::system(SYSTEM_PROMPT),
                 ChatMessage::user(render_attribute_prompt(task, attribute, *label)),
             ],
-            sampling: Sampling {
-                temperature: 0.7,
-                top_p: 0.95,
-                max_tokens: 120,
-                stop: Vec::new(),
-                seed: config.seed.wrapping_add(idx as u64),
-            },
+            sampling: Sampling::new(0.7, 0.95, 120, config.seed.wrapping_add(idx as u64)),
             json_schema: Some(value_list_schema()),
         })
         .collect();

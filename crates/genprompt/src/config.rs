@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use genprompt_core::Row;
 use genprompt_data::LoadedTask;
+use genprompt_methods::SamplingConfig;
 pub use genprompt_methods::{Cleaning, GeneSchedule, GeneticVariant, ParentSelection, PoolUpdate};
 pub use genprompt_store::CacheMode;
 
@@ -92,8 +93,17 @@ pub struct GenerationSettings {
     /// Requests always submitted on the steady schedule (default: `max_in_flight` times the
     /// number of endpoints).
     pub window: Option<usize>,
-    pub temperature: f32,
-    pub top_p: f32,
+    /// Sampling. Each `None` takes the LLM's catalogue default (see `genprompt models list`), or
+    /// the paper's (temperature 1, top_p 1, min_p and repetition penalty off) for other models or
+    /// with `paper_sampling`.
+    pub temperature: Option<f32>,
+    pub top_p: Option<f32>,
+    pub min_p: Option<f32>,
+    pub repeat_penalty: Option<f32>,
+    /// The paper's sampling for every setting left `None`, whatever the model.
+    pub paper_sampling: bool,
+    /// Ask for `{"text": ...}` under a JSON schema instead of free text.
+    pub structured: bool,
     /// Most tokens per generated text.
     pub max_tokens: u32,
 }
@@ -110,8 +120,12 @@ impl Default for GenerationSettings {
             batch_size: 20,
             schedule: None,
             window: None,
-            temperature: 1.0,
-            top_p: 1.0,
+            temperature: None,
+            top_p: None,
+            min_p: None,
+            repeat_penalty: None,
+            paper_sampling: false,
+            structured: false,
             max_tokens: 256,
         }
     }
@@ -129,8 +143,26 @@ impl GenerationSettings {
     }
 
     pub fn with_temperature(mut self, temperature: f32) -> Self {
-        self.temperature = temperature;
+        self.temperature = Some(temperature);
         self
+    }
+
+    /// The sampling of a run on `model` (its catalogue entry, if it has one), and where the
+    /// values not given come from: the model's name, or "paper".
+    pub fn sampling_for(&self, model: Option<&genprompt_models::ModelSpec>) -> (SamplingConfig, String) {
+        let defaults = model.and_then(|spec| spec.sampling.map(|s| (spec.name, s))).filter(|_| !self.paper_sampling);
+        let (source, base) = match defaults {
+            Some((name, s)) => (name.to_string(), (s.temperature, s.top_p, s.min_p, s.repeat_penalty)),
+            None => ("paper".to_string(), (1.0, 1.0, 0.0, 1.0)),
+        };
+        let sampling = SamplingConfig {
+            temperature: self.temperature.unwrap_or(base.0),
+            top_p: self.top_p.unwrap_or(base.1),
+            min_p: self.min_p.unwrap_or(base.2),
+            repeat_penalty: self.repeat_penalty.unwrap_or(base.3),
+            max_tokens: self.max_tokens,
+        };
+        (sampling, source)
     }
 
     pub fn with_parents(mut self, parents: ParentSelection) -> Self {

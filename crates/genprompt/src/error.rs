@@ -173,7 +173,7 @@ fn classify(error: &(dyn StdError + 'static)) -> ErrorKind {
         bad_input |= cause.is::<BadInputMessage>()
             || cause.is::<genprompt_llm_http::HttpError>()
             || cause.downcast_ref::<DataError>().is_some_and(DataError::is_bad_input)
-            || matches!(cause.downcast_ref::<ModelError>(), Some(ModelError::Missing { .. }))
+            || cause.downcast_ref::<ModelError>().is_some_and(ModelError::is_bad_input)
             || matches!(cause.downcast_ref::<LlmError>(), Some(LlmError::Load { .. }))
             || matches!(cause.downcast_ref::<EmbedError>(), Some(EmbedError::Load { .. }))
             || cause.downcast_ref::<MethodError>().is_some_and(MethodError::is_bad_input)

@@ -43,7 +43,7 @@ pub fn propose_genes(config: &ProposalConfig) -> Result<GenesProposal> {
     let prompt = render_gene_prompt(&loaded.task, &loaded.seed_rows);
     let request = ChatRequest {
         messages: vec![ChatMessage::system(SYSTEM_PROMPT), ChatMessage::user(prompt)],
-        sampling: Sampling { temperature: 0.2, top_p: 1.0, max_tokens: 160, stop: Vec::new(), seed: config.seed },
+        sampling: Sampling::new(0.2, 1.0, 160, config.seed),
         json_schema: Some(gene_list_schema()),
     };
     let (genes, reply) = ask_lists(chat.as_ref(), vec![request], genes_from_json, parse_gene_list)

@@ -5,7 +5,7 @@
 use genprompt_methods::run_method;
 
 use crate::backends::SharedChat;
-use crate::generate::{GenerateConfig, Job, build_method, train_judge};
+use crate::generate::{GenerateConfig, Job, build_method, train_judge, with_model_sampling};
 use crate::run_store::{FailedItem, Recorder, open_chat};
 use crate::{CancelToken, Observer, Result};
 
@@ -31,9 +31,11 @@ pub struct Preview {
 /// Generates `config.n_per_label` rows per label without writing any file (`out` is unused).
 pub fn preview(config: &GenerateConfig, observer: &dyn Observer, cancel: &CancelToken) -> Result<Preview> {
     let (loaded, run_config) = config.prepare()?;
-    let job = Job { out: std::path::Path::new(""), ..config.job(&loaded, &run_config) };
     observer.step("loading models");
     let llm = config.backends.load_llm(loaded.llm.as_ref())?;
+    // The sampling `generate` will use on this model, so that its requests hit what preview cached.
+    let (run_config, _) = with_model_sampling(&run_config, &config.settings, llm.catalogue);
+    let job = Job { out: std::path::Path::new(""), ..config.job(&loaded, &run_config) };
     let encoder = config.backends.load_encoder()?;
     let judge = train_judge(&job, &*encoder)?;
     let mut method = build_method(&job, judge.as_ref())?;

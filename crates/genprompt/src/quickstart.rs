@@ -53,14 +53,30 @@ pub struct Quickstart {
 
 pub fn quickstart(config: &QuickstartConfig, observer: &dyn Observer, cancel: &CancelToken) -> Result<Quickstart> {
     let backends = &config.backends;
-    if backends.llm.gguf.is_none() || backends.encoder.dir.is_none() {
+    // The default models, and a catalogue model given by name, are fetched if missing.
+    let mut needed = Vec::new();
+    let llm = backends
+        .llm
+        .gguf
+        .as_ref()
+        .map(|path| path.to_string_lossy().into_owned())
+        .or_else(|| std::env::var("GENPROMPT_LLM").ok().filter(|value| !value.trim().is_empty()));
+    match llm.as_deref().map(genprompt_models::find) {
+        Some(Some(spec)) if spec.kind == genprompt_models::ModelKind::Llm => needed.push(*spec),
+        None if backends.llm.base_url.is_none() => needed.push(genprompt_models::DEFAULT_LLM),
+        _ => {}
+    }
+    if backends.encoder.dir.is_none() {
+        needed.push(genprompt_models::DEFAULT_ENCODER);
+    }
+    if !needed.is_empty() {
         let home = Home::from_env()?;
-        if crate::models::any_missing(&home) {
-            observer.step("[1/4] fetching the default models");
+        if crate::models::any_missing(&home, &needed) {
+            observer.step("[1/4] fetching the models");
         } else {
             observer.step("[1/4] models present");
         }
-        crate::models::fetch_defaults(&home, observer)?;
+        crate::models::fetch_specs(&home, &needed, observer)?;
     }
 
     let out = &config.out;
@@ -74,10 +90,9 @@ pub fn quickstart(config: &QuickstartConfig, observer: &dyn Observer, cancel: &C
         "[3/4] Genetic Prompt: {} offspring per label for {} labels with {}",
         config.n_per_label,
         loaded.task.labels().len(),
-        match (&backends.llm.base_url, &backends.llm.gguf) {
-            (Some(url), _) => format!("{} at {url}", backends.llm.model.as_deref().unwrap_or("the endpoint's model")),
-            (None, Some(path)) => path.display().to_string(),
-            (None, None) => "SmolLM2-135M-Instruct".to_string(),
+        match &backends.llm.base_url {
+            Some(url) => format!("{} at {url}", backends.llm.model.as_deref().unwrap_or("the endpoint's model")),
+            None => llm.unwrap_or_else(|| genprompt_models::DEFAULT_LLM.name.to_string()),
         }
     ));
     // Paper settings, except a short length cap (these are one-paragraph messages) and batches

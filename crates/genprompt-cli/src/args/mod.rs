@@ -23,7 +23,7 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Fetch or list the default models (kept in GENPROMPT_HOME, default the user's cache dir).
+    /// Fetch or list models (kept in GENPROMPT_HOME, default the user's cache dir).
     #[command(subcommand)]
     Models(ModelsCommand),
     /// Fetch models if needed, generate a small dataset from the shipped example task, evaluate
@@ -53,9 +53,12 @@ pub enum Command {
 
 #[derive(Subcommand, Debug)]
 pub enum ModelsCommand {
-    /// Download, unpack and verify the default LLM and sentence encoder (idempotent).
-    Fetch,
-    /// Show which models are present and where.
+    /// Download and verify models: the defaults, or the named catalogue models.
+    Fetch {
+        /// Catalogue names (see `genprompt models list`); none: the default models.
+        names: Vec<String>,
+    },
+    /// Show every model genprompt knows: size, licence, whether it is present, what it is good for.
     List,
 }
 
@@ -166,6 +169,10 @@ pub struct GenerateArgs {
     /// Replace an existing dataset in --out, or start an interrupted run there over.
     #[arg(long)]
     pub force: bool,
+    /// Exit with 0 even when a label got fewer rows than asked (its call cap was reached);
+    /// without it such a run exits with 3. The manifest marks the run incomplete either way.
+    #[arg(long)]
+    pub allow_short: bool,
     /// Print how many requests, tokens and dollars the run would take, and stop.
     #[arg(long)]
     pub dry_run: bool,

@@ -152,10 +152,27 @@ pub struct GenerationArgs {
     /// number of endpoints).
     #[arg(long)]
     pub window: Option<usize>,
-    #[arg(long, default_value_t = 1.0)]
-    pub temperature: f32,
-    #[arg(long, default_value_t = 1.0)]
-    pub top_p: f32,
+    /// Sampling temperature (default: the LLM's catalogue default, else the paper's 1).
+    #[arg(long)]
+    pub temperature: Option<f32>,
+    /// Nucleus sampling (default: the LLM's catalogue default, else the paper's 1).
+    #[arg(long)]
+    pub top_p: Option<f32>,
+    /// Drop tokens below this share of the top token's probability (default: the LLM's
+    /// catalogue default, else 0 = off).
+    #[arg(long)]
+    pub min_p: Option<f32>,
+    /// Repetition penalty over the last 64 tokens (default: the LLM's catalogue default, else 1 = off).
+    #[arg(long)]
+    pub repeat_penalty: Option<f32>,
+    /// The paper's sampling (temperature 1, top_p 1, no min_p, no repetition penalty) for every
+    /// value not given, whatever the model.
+    #[arg(long)]
+    pub paper_sampling: bool,
+    /// Ask for a JSON object {"text": ...} under a schema (a grammar on the embedded model,
+    /// response_format on endpoints) instead of free text.
+    #[arg(long)]
+    pub structured: bool,
     /// Most tokens per generated text.
     #[arg(long, default_value_t = 256)]
     pub max_tokens: u32,

@@ -28,7 +28,26 @@ pub fn run(args: GenerateArgs, progress: &Progress, cancel: &CancelToken) -> Res
     crate::interrupt::install(cancel)?;
     let generated = genprompt::generate(&config, progress, cancel)?;
     print_summary(&generated);
-    Ok(())
+    short_run_check(&generated, args.allow_short)
+}
+
+/// A run whose labels fell short of `-n` wrote what it kept, but is no success: it says which
+/// labels and why, and fails with exit code 3 unless `--allow-short`.
+pub fn short_run_check(generated: &Generated, allow_short: bool) -> Result<()> {
+    let short = &generated.manifest.short_labels;
+    if short.is_empty() {
+        return Ok(());
+    }
+    let max_calls = &generated.manifest.parameters["max_calls_per_row"];
+    eprintln!("incomplete: {} label(s) got fewer rows than asked ({max_calls} calls per row at most):", short.len());
+    for label in short {
+        eprintln!("  {label}");
+    }
+    if allow_short {
+        eprintln!("--allow-short: exit code 0; the manifest marks the run incomplete");
+        return Ok(());
+    }
+    Err(crate::ShortRun { labels: short.len() }.into())
 }
 
 fn print_dry_run(estimate: &DryRun) {
@@ -67,28 +86,17 @@ pub fn print_summary(generated: &Generated) {
     let manifest = &generated.manifest;
     for (label, counts) in &manifest.labels {
         let rejected = &counts.rejected;
+        let reasons: Vec<String> =
+            rejected.by_reason().iter().filter(|(_, n)| *n > 0).map(|(reason, n)| format!("{reason} {n}")).collect();
         println!(
-            "{label}: kept {}/{} from {} calls; rejected {} (refusal {}, empty {}, duplicate {}, near duplicate {}, copies {}, missing entity tags {}, curated out {}, llm error {}); truncated {}",
+            "{label}: kept {}/{} from {} calls; rejected {}{}; truncated {}",
             counts.kept,
             counts.requested,
             counts.llm_calls,
             rejected.total(),
-            rejected.refusal,
-            rejected.empty,
-            rejected.duplicate,
-            rejected.near_duplicate,
-            rejected.copies_parent,
-            rejected.missing_entity_tags,
-            rejected.curated_out,
-            rejected.llm_error,
+            if reasons.is_empty() { String::new() } else { format!(" ({})", reasons.join(", ")) },
             counts.truncated
         );
-        if counts.kept < counts.requested {
-            eprintln!(
-                "warning: label \"{label}\" got {} of {} rows; the call cap ({} per row) was reached",
-                counts.kept, counts.requested, manifest.parameters["max_calls_per_row"]
-            );
-        }
     }
     let t = &manifest.timings;
     let tokens = manifest.tokens.prompt + manifest.tokens.completion;

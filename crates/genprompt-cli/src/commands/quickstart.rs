@@ -31,14 +31,24 @@ pub fn run(args: QuickstartArgs, progress: &Progress, cancel: &CancelToken) -> R
         "{}",
         scores_table(&[("synthetic (Genetic Prompt)", &result.synthetic), ("real seed rows", &result.real)])
     );
+    println!("A few generated rows:");
+    let mut shown: Vec<&str> = Vec::new();
+    for row in &result.generated.rows {
+        if !shown.contains(&row.label.as_str()) && shown.len() < 3 {
+            shown.push(&row.label);
+            println!("  [{}] {}", row.label, row.text.split_whitespace().collect::<Vec<_>>().join(" "));
+        }
+    }
+    for label in &manifest.short_labels {
+        eprintln!("warning: short label {label}");
+    }
     println!("files:");
     for path in &result.files {
         println!("  {}", path.display());
     }
-    if manifest.llm.name.starts_with("SmolLM2-135M") {
-        println!("SmolLM2-135M proves the pipeline offline; for datasets worth training on, use a 1.5B+ GGUF (--llm).");
-    } else {
-        println!("Generated with {}.", manifest.llm.name);
-    }
+    let model = manifest.parameters.get("llm_catalogue_name").and_then(|v| v.as_str()).unwrap_or(&manifest.llm.name);
+    println!(
+        "LLM: {model}; `genprompt models list` shows the others (e.g. --llm qwen2.5-coder-1.5b: better rows, slower)."
+    );
     Ok(())
 }

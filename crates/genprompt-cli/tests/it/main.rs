@@ -1,7 +1,9 @@
 //! End-to-end tests: run the real `genprompt` binary in a fresh folder.
 //!
-//! Tests that generate or embed use the real default models, fetched once with
-//! `genprompt models fetch`; without them they fail with a message naming that command.
+//! Tests that generate or embed use real models, fetched once with `genprompt models fetch
+//! smollm2-135m all-minilm-l6-v2` (`./x test` does it); without them they fail with a message
+//! naming that command. They run SmolLM2-135M, not the default generator: they prove the
+//! pipeline, not the quality of its rows.
 
 mod determinism;
 mod endpoint;
@@ -66,6 +68,9 @@ impl TestContext {
             .env_remove("OPENAI_BASE_URL")
             // Each test context has its own response cache, so tests never answer each other.
             .env("GENPROMPT_CACHE_DIR", self.dir.path().join("response-cache"))
+            // These tests prove the pipeline, so they run the smallest model (SmolLM2-135M) by
+            // default rather than the default generator; its rows are mostly off-task.
+            .env("GENPROMPT_LLM", "smollm2-135m")
             .arg("--no-progress")
             .current_dir(self.dir.path())
             .env_remove("RUST_LOG")

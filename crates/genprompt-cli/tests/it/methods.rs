@@ -6,8 +6,22 @@ use crate::{TestContext, read_jsonl, tiny_task};
 
 /// Runs `generate` with `extra` flags and checks what every method must satisfy.
 fn check(context: &TestContext, out: &str, extra: &[&str], method_name: &str) -> serde_json::Value {
-    let mut args =
-        vec!["generate", "--task", "task.toml", "-n", "2", "--out", out, "--batch-size", "2", "--max-tokens", "32"];
+    // These runs prove that every method goes through the pipeline, on the smallest model: a
+    // label that falls short is accepted here (its exit code is tested on its own).
+    let mut args = vec![
+        "generate",
+        "--task",
+        "task.toml",
+        "-n",
+        "2",
+        "--out",
+        out,
+        "--batch-size",
+        "2",
+        "--max-tokens",
+        "32",
+        "--allow-short",
+    ];
     args.extend_from_slice(extra);
     context.run(&args).success();
     let manifest: serde_json::Value = serde_json::from_str(&context.read(&format!("{out}/manifest.json"))).unwrap();
@@ -116,8 +130,9 @@ definition = "the chemical inhibits expression of the protein"
         "Aspirin inhibits <protein>COX-1</protein>.",
         "<chemical>A</chemical> and <chemical>B</chemical> bind <protein>P</protein>.",
     ];
-    let tagged =
-        (0..8).map(|i| format!("<chemical>Compound {i}</chemical> raised <protein>Kinase {i}</protein> levels."));
+    let tagged = (0..8).map(|i| {
+        format!("<chemical>Compound {i}</chemical> sharply raised <protein>Kinase {i}</protein> levels in cells.")
+    });
     server.script_next(untagged.map(|t| Fault::Reply(t.to_string())).into_iter().chain(tagged.map(Fault::Reply)));
     let url = server.base_url();
     let manifest = check(
@@ -130,10 +145,26 @@ definition = "the chemical inhibits expression of the protein"
     assert_eq!(rows.len(), 4, "two rows per label: {rows:?}");
     for row in &rows {
         let text = row["text"].as_str().unwrap();
-        assert!(text.starts_with("<chemical>Compound ") && text.ends_with("</protein> levels."), "{text}");
+        assert!(text.starts_with("<chemical>Compound ") && text.ends_with("</protein> levels in cells."), "{text}");
     }
     assert_eq!(manifest["labels"]["upregulator"]["rejected"]["missing_entity_tags"], 2, "{manifest}");
     assert_eq!(manifest["labels"]["downregulator"]["rejected"]["missing_entity_tags"], 0, "{manifest}");
+    // SmolLM2-135M almost never writes a tagged sentence: the same run without --allow-short is
+    // short, writes what it kept, marks the manifest incomplete and exits with 3.
+    let args =
+        ["generate", "--task", "task.toml", "-n", "3", "--out", "short", "--batch-size", "3", "--max-tokens", "32"];
+    let run = context.run(&args);
+    assert_eq!(run.code(), Some(3), "{}", run.stderr());
+    assert!(run.stderr().contains("label(s) got fewer rows than asked"), "{}", run.stderr());
+    assert!(run.stderr().contains("--allow-short"), "{}", run.stderr());
+    let manifest: serde_json::Value = serde_json::from_str(&context.read("short/manifest.json")).unwrap();
+    let short = manifest["short_labels"].as_array().unwrap();
+    assert!(!short.is_empty(), "{manifest}");
+    for label in short {
+        assert!(label["kept"].as_u64().unwrap() < 3 && label["llm_calls"].as_u64().unwrap() >= 1, "{label}");
+        assert!(!label["top_rejections"].as_array().unwrap().is_empty(), "{label}");
+    }
+    assert!(context.path("short/dataset.jsonl").exists());
 }
 
 #[test]

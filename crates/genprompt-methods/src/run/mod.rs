@@ -4,12 +4,12 @@
 
 use std::collections::HashSet;
 
-use genprompt_core::{LabelCounts, LabelId, Lineage, RngStream, SeedRow, Task, TokenUsage, stream_seed};
+use genprompt_core::{LabelCounts, LabelId, Lineage, SeedRow, Task, TokenUsage};
 use genprompt_embed::{Embeddings, Encoder};
-use genprompt_llm::{ChatMessage, ChatModel, ChatRequest, FinishReason, LlmError, Sampling};
+use genprompt_llm::{ChatModel, ChatRequest, FinishReason, LlmError};
 
 use crate::clean::duplicate_key;
-use crate::{Cleaning, Method, MethodError, Rejection, SYSTEM_PROMPT, check_entity_tags, clean_reply};
+use crate::{Cleaning, Method, MethodError, Rejection};
 
 /// What every method's run shares; build it with `RunConfig::paper` and adjust.
 #[derive(Clone, Debug)]
@@ -27,6 +27,9 @@ pub struct RunConfig {
     /// Stop the run when more than this share of its LLM calls failed (after their retries),
     /// counted once at least [`MIN_CALLS_FOR_FAILURE_SHARE`] calls were made.
     pub max_failure_share: f64,
+    /// Ask for `{"text": "..."}` under a JSON schema (a grammar on the embedded model,
+    /// `response_format` on endpoints) instead of free text, so nothing can precede the text.
+    pub structured: bool,
     pub rng_seed: u64,
     pub schedule: Schedule,
 }
@@ -60,7 +63,18 @@ pub const MIN_CALLS_FOR_FAILURE_SHARE: usize = 10;
 pub struct SamplingConfig {
     pub temperature: f32,
     pub top_p: f32,
+    /// 0 = off (the paper).
+    pub min_p: f32,
+    /// 1 = off (the paper).
+    pub repeat_penalty: f32,
     pub max_tokens: u32,
+}
+
+impl SamplingConfig {
+    /// The paper's sampling: temperature 1, top_p 1, nothing else.
+    pub fn paper(max_tokens: u32) -> SamplingConfig {
+        SamplingConfig { temperature: 1.0, top_p: 1.0, min_p: 0.0, repeat_penalty: 1.0, max_tokens }
+    }
 }
 
 impl RunConfig {
@@ -71,10 +85,11 @@ impl RunConfig {
             n_per_label,
             batch_size: 20,
             cleaning: Cleaning::Clean,
-            sampling: SamplingConfig { temperature: 1.0, top_p: 1.0, max_tokens: 256 },
+            sampling: SamplingConfig::paper(256),
             max_calls_per_row: 4,
             near_duplicate_threshold: Some(0.95),
             max_failure_share: 0.2,
+            structured: false,
             rng_seed,
             schedule: Schedule::Generational,
         }
@@ -346,83 +361,11 @@ impl LabelRun<'_> {
     }
 }
 
-/// The request of `draft`, with its own sampling seed.
-fn build_request(
-    config: &RunConfig,
-    label: LabelId,
-    draft: &crate::Draft,
-    batch: usize,
-    request: usize,
-) -> ChatRequest {
-    let mut messages = vec![ChatMessage::system(SYSTEM_PROMPT)];
-    messages.extend(draft.messages.iter().cloned());
-    let sampling = &config.sampling;
-    ChatRequest {
-        messages,
-        sampling: Sampling {
-            temperature: sampling.temperature,
-            top_p: sampling.top_p,
-            max_tokens: sampling.max_tokens,
-            stop: Vec::new(),
-            seed: stream_seed(config.rng_seed, RngStream::Sampling { label: label.0, batch, request }),
-        },
-        json_schema: None,
-    }
-}
-
-/// The checks of a reply that need nothing but the reply and its draft: cleaning, entity tags,
-/// copies. Returns the text and its duplicate key.
-fn check_reply(
-    task: &Task,
-    label_id: LabelId,
-    config: &RunConfig,
-    seed_keys: &HashSet<String>,
-    raw: &str,
-    draft: &crate::Draft,
-) -> Result<(String, String), Rejection> {
-    let label = task.label(label_id);
-    let cleaning = config.cleaning;
-    let text = clean_reply(raw, cleaning, &label.name, &task.text_kind)?;
-    if let (Cleaning::Clean, Some(relation)) = (cleaning, &task.relation) {
-        check_entity_tags(&text, relation)?;
-    }
-    let key = duplicate_key(&text);
-    if seed_keys.contains(&key) || draft.shown_texts.iter().any(|shown| duplicate_key(shown) == key) {
-        return Err(Rejection::CopiesParent);
-    }
-    Ok((text, key))
-}
-
-/// Exact duplicates of a kept text (`Clean` only); records the key of a text that passes.
-fn check_duplicate(config: &RunConfig, key: String, seen: &mut HashSet<String>) -> Result<(), Rejection> {
-    if config.cleaning == Cleaning::Clean && !seen.insert(key) {
-        return Err(Rejection::Duplicate);
-    }
-    Ok(())
-}
-
-fn is_near_duplicate(config: &RunConfig, embedding: &[f32], kept: &Embeddings) -> bool {
-    let Some(threshold) = config.near_duplicate_threshold.filter(|_| config.cleaning == Cleaning::Clean) else {
-        return false;
-    };
-    kept.rows().any(|row| genprompt_embed::dot(row, embedding) >= threshold)
-}
-
-fn count_rejection(counts: &mut LabelCounts, rejection: Rejection) {
-    let rejected = &mut counts.rejected;
-    match rejection {
-        Rejection::Refusal => rejected.refusal += 1,
-        Rejection::Empty => rejected.empty += 1,
-        Rejection::Duplicate => rejected.duplicate += 1,
-        Rejection::NearDuplicate => rejected.near_duplicate += 1,
-        Rejection::CopiesParent => rejected.copies_parent += 1,
-        Rejection::MissingEntityTags => rejected.missing_entity_tags += 1,
-        Rejection::CuratedOut => rejected.curated_out += 1,
-        Rejection::LlmError => rejected.llm_error += 1,
-    }
-}
-
+mod check;
 mod steady;
+
+pub use check::text_schema;
+use check::{build_request, check_duplicate, check_reply, count_rejection, is_near_duplicate};
 
 #[cfg(test)]
 mod tests;

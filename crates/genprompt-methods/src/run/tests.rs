@@ -153,7 +153,7 @@ fn keeps_exactly_n_per_label_and_counts_every_rejection() {
 
 #[test]
 fn lineage_points_at_pool_members_and_later_batches_breed_from_offspring() {
-    let chat = ScriptedChat::new(vec![Ok("Offspring text number {seed} with extra words")]);
+    let chat = ScriptedChat::new(vec![Ok("Offspring text number {seed}")]);
     let mut config = small_config();
     config.n_per_label = 9;
     config.max_calls_per_row = 1;
@@ -284,6 +284,19 @@ fn near_duplicates_are_counted_and_relation_tags_enforced() {
     let outcome = run_method(&task, &seeds, &mut method, &small_config(), &chat, &encoder(), &()).unwrap();
     assert!(outcome.counts.iter().all(|c| c.rejected.missing_entity_tags > 0));
     assert!(outcome.offspring.iter().all(|o| o.text.contains("<chemical>")));
+}
+
+#[test]
+fn structured_replies_ask_for_a_text_field_and_keep_only_it() {
+    let chat = ScriptedChat::new(vec![Ok("{\"text\": \"Message number {seed}\"}"), Ok("not json: Message {seed} b")]);
+    let mut config = small_config();
+    config.structured = true;
+    let outcome = run(&chat, &config);
+    let calls = chat.calls.lock().unwrap();
+    assert!(calls.iter().all(|call| call.json_schema.as_ref() == Some(&text_schema(config.sampling.max_tokens))));
+    assert_eq!(outcome.offspring.len(), 8);
+    assert!(outcome.offspring.iter().any(|o| o.text.starts_with("Message number ")), "{:?}", outcome.offspring);
+    assert!(outcome.offspring.iter().all(|o| !o.text.contains('{')), "{:?}", outcome.offspring);
 }
 
 mod steady;

@@ -11,7 +11,7 @@ use genprompt_embed::Encoder;
 use genprompt_embed_candle::{EncoderOptions, MiniLmEncoder};
 use genprompt_llm::ChatModel;
 use genprompt_llm_llama::{LlamaChatModel, LlamaOptions};
-use genprompt_models::{DEFAULT_ENCODER, DEFAULT_LLM, Home};
+use genprompt_models::{DEFAULT_ENCODER, DEFAULT_LLM, Home, ModelSpec};
 
 use crate::error::ResultExt;
 use crate::{Error, Result};
@@ -23,7 +23,8 @@ pub(crate) use wrappers::{EncoderRef, SharedChat, encoder_info, llm_info};
 /// The LLM to build when none is passed in.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct LlmConfig {
-    /// A GGUF chat model file instead of the fetched default (SmolLM2-135M-Instruct).
+    /// A catalogue LLM by name (`genprompt models list`) or a GGUF chat model file, instead of the
+    /// default (`GENPROMPT_LLM` if set, else the fetched default model).
     pub gguf: Option<PathBuf>,
     /// CPU threads of the embedded engine (default: one fewer than the machine has).
     pub threads: Option<usize>,
@@ -118,11 +119,11 @@ impl Backends {
     pub(crate) fn load_llm(&self, task: Option<&LlmSettings>) -> Result<LoadedLlm> {
         let choice = LlmChoice::resolve(&self.llm, task, self.chat_model.is_none());
         if let Some(model) = &self.chat_model {
-            return Ok(LoadedLlm { model: model.clone(), choice, engine: None });
+            return Ok(LoadedLlm { model: model.clone(), choice, engine: None, catalogue: None });
         }
         let Some(base_url) = &choice.base_url else {
             let options = self.llama_options();
-            let path = self.llm_path()?;
+            let (path, catalogue) = self.llm_file()?;
             tracing::info!(path = %path.display(), threads = options.threads, "loading LLM");
             let engine = serde_json::json!({
                 "threads": options.threads,
@@ -131,7 +132,7 @@ impl Backends {
                 "share_prefix": options.share_prefix,
             });
             let model = LlamaChatModel::load(&path, options)?;
-            return Ok(LoadedLlm { model: Arc::new(model), choice, engine: Some(engine) });
+            return Ok(LoadedLlm { model: Arc::new(model), choice, engine: Some(engine), catalogue });
         };
         let Some(model) = &choice.model else {
             return Err(Error::bad_input(
@@ -153,7 +154,7 @@ impl Backends {
             configs.push(config);
         }
         let model = genprompt_llm_http::HttpChatModel::with_endpoints(configs)?;
-        Ok(LoadedLlm { model: Arc::new(model), choice, engine: None })
+        Ok(LoadedLlm { model: Arc::new(model), choice, engine: None, catalogue: None })
     }
 
     /// The encoder passed in, else the embeddings endpoint when one is set, else the embedded one.
@@ -179,9 +180,24 @@ impl Backends {
 
     /// The GGUF file to run: the configured one, or the fetched default.
     pub fn llm_path(&self) -> Result<PathBuf> {
-        match &self.llm.gguf {
-            Some(path) => Ok(path.clone()),
-            None => Ok(Home::from_env()?.require(&DEFAULT_LLM)?.join(DEFAULT_LLM.files[0].file_name)),
+        Ok(self.llm_file()?.0)
+    }
+
+    /// The GGUF file to run and its catalogue entry: `gguf` (a catalogue name or a path), else
+    /// `GENPROMPT_LLM` (the same), else the fetched default.
+    fn llm_file(&self) -> Result<(PathBuf, Option<&'static ModelSpec>)> {
+        let home = Home::from_env()?;
+        let from_env = std::env::var("GENPROMPT_LLM").ok().filter(|value| !value.trim().is_empty());
+        let value = self.llm.gguf.as_ref().map(|path| path.to_string_lossy().into_owned()).or(from_env);
+        match value {
+            Some(value) => {
+                let choice = home.resolve_llm(&value)?;
+                Ok((choice.path, choice.spec))
+            }
+            None => {
+                home.require(&DEFAULT_LLM)?;
+                Ok((home.model_file(&DEFAULT_LLM), genprompt_models::find(DEFAULT_LLM.name)))
+            }
         }
     }
 
@@ -215,6 +231,8 @@ pub(crate) struct LoadedLlm {
     /// The embedded engine's settings that change its replies (thread count and batching change
     /// llama.cpp's kernels), for the manifest and the journal; `None` for other backends.
     pub engine: Option<serde_json::Value>,
+    /// The catalogue entry of the embedded model, when it is one (its sampling defaults apply).
+    pub catalogue: Option<&'static ModelSpec>,
 }
 
 /// Which LLM a command runs on, after the settings, the task file's `[llm]` table and the

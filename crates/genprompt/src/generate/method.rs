@@ -7,7 +7,7 @@ use genprompt_data::LoadedTask;
 use genprompt_embed::Encoder;
 use genprompt_methods::{
     AttrPrompt, Curated, CurationThresholds, FewShot, Genetic, GeneticConfig, GeneticVariant, Method as RunnableMethod,
-    RunConfig, SamplingConfig, Schedule, SimPrompt, ZeroShot,
+    RunConfig, Schedule, SimPrompt, ZeroShot,
 };
 use serde_json::{Value, json};
 
@@ -25,11 +25,23 @@ pub(crate) fn run_config(
     let mut config = RunConfig::paper(n_per_label, rng_seed);
     config.batch_size = settings.batch_size.max(1);
     config.cleaning = settings.cleaning;
-    config.sampling =
-        SamplingConfig { temperature: settings.temperature, top_p: settings.top_p, max_tokens: settings.max_tokens };
+    // The LLM is not known yet: the paper's sampling stands in until `with_model_sampling`.
+    config.sampling = settings.sampling_for(None).0;
+    config.structured = settings.structured;
     config.near_duplicate_threshold = settings.near_duplicates;
     config.max_failure_share = store.max_failure_share;
     config
+}
+
+/// `config` with the sampling of `settings` on `model` (a catalogue LLM, if it is one), and where
+/// the defaults came from ("qwen2.5-coder-0.5b" or "paper").
+pub(crate) fn with_model_sampling(
+    config: &RunConfig,
+    settings: &GenerationSettings,
+    model: Option<&genprompt_models::ModelSpec>,
+) -> (RunConfig, String) {
+    let (sampling, source) = settings.sampling_for(model);
+    (RunConfig { sampling, ..config.clone() }, source)
 }
 
 fn genetic_config(settings: &GenerationSettings) -> GeneticConfig {
@@ -111,6 +123,9 @@ pub(super) fn parameters(
         ("batch_size", json!(config.batch_size)),
         ("temperature", json!(config.sampling.temperature)),
         ("top_p", json!(config.sampling.top_p)),
+        ("min_p", json!(config.sampling.min_p)),
+        ("repeat_penalty", json!(config.sampling.repeat_penalty)),
+        ("structured", json!(config.structured)),
         ("max_tokens", json!(config.sampling.max_tokens)),
         ("max_calls_per_row", json!(config.max_calls_per_row)),
         ("seeds_per_label", json!(loaded.task.seeds.per_label)),

@@ -17,7 +17,7 @@ use crate::{Backends, CancelToken, Error, Method, Observer, Result};
 
 mod method;
 mod output;
-pub(crate) use method::{build_method, check_method_settings, run_config, train_judge};
+pub(crate) use method::{build_method, check_method_settings, run_config, train_judge, with_model_sampling};
 
 /// Everything one `generate` call needs.
 #[derive(Clone, Debug)]
@@ -173,6 +173,8 @@ pub(crate) fn generate_with(
     cancel: &CancelToken,
 ) -> Result<Generated> {
     check_method_settings(job.method, job.settings)?;
+    let (resolved, sampling_source) = with_model_sampling(job.config, job.settings, llm.catalogue);
+    let job = &Job { config: &resolved, ..*job };
     let (loaded, out) = (job.loaded, job.out);
     let choice = &llm.choice;
     let config = &RunConfig { schedule: method::schedule(job.settings, choice), ..job.config.clone() };
@@ -182,6 +184,10 @@ pub(crate) fn generate_with(
     let mut parameters = method::parameters(loaded, method.as_ref(), config);
     if let Some(engine) = &llm.engine {
         parameters.insert("engine".to_string(), engine.clone());
+    }
+    parameters.insert("sampling_defaults".to_string(), sampling_source.into());
+    if let Some(spec) = llm.catalogue {
+        parameters.insert("llm_catalogue_name".to_string(), spec.name.into());
     }
     let base_url = choice.base_url.as_deref();
     let settings = method::run_settings(job, &parameters, llm.model.identity(), encoder.identity(), base_url);

@@ -110,6 +110,7 @@ pub(super) fn manifest(loaded: &LoadedTask, outcome: &GenerationOutcome, facts: 
         seed_rows_file: loaded.task.seeds.path.display().to_string(),
         seed_rows_sha256: loaded.seed_rows_sha256.clone(),
         n_per_label: config.n_per_label,
+        short_labels: genprompt_core::short_labels(&labels),
         labels,
         tokens: outcome.tokens,
         requests,

@@ -1,0 +1,104 @@
+//! What every reply goes through, whatever the schedule: the request built from a draft, the
+//! checks of the reply's text, and the rejection counts.
+
+use std::collections::HashSet;
+
+use genprompt_core::{LabelCounts, LabelId, RngStream, Task, stream_seed};
+use genprompt_embed::Embeddings;
+use genprompt_llm::{ChatMessage, ChatRequest, Sampling};
+
+use super::RunConfig;
+use crate::clean::{duplicate_key, is_near_copy};
+use crate::{Cleaning, Rejection, SYSTEM_PROMPT, check_entity_tags, clean_reply};
+
+/// The request of `draft`, with its own sampling seed.
+pub(super) fn build_request(
+    config: &RunConfig,
+    label: LabelId,
+    draft: &crate::Draft,
+    batch: usize,
+    request: usize,
+) -> ChatRequest {
+    let mut messages = vec![ChatMessage::system(SYSTEM_PROMPT)];
+    messages.extend(draft.messages.iter().cloned());
+    let sampling = &config.sampling;
+    ChatRequest {
+        messages,
+        sampling: Sampling {
+            temperature: sampling.temperature,
+            top_p: sampling.top_p,
+            min_p: sampling.min_p,
+            repeat_penalty: sampling.repeat_penalty,
+            max_tokens: sampling.max_tokens,
+            stop: Vec::new(),
+            seed: stream_seed(config.rng_seed, RngStream::Sampling { label: label.0, batch, request }),
+        },
+        json_schema: config.structured.then(|| text_schema(sampling.max_tokens)),
+    }
+}
+
+/// The checks of a reply that need nothing but the reply and its draft: cleaning, entity tags,
+/// copies. Returns the text and its duplicate key.
+pub(super) fn check_reply(
+    task: &Task,
+    label_id: LabelId,
+    config: &RunConfig,
+    seed_keys: &HashSet<String>,
+    raw: &str,
+    draft: &crate::Draft,
+) -> Result<(String, String), Rejection> {
+    let label = task.label(label_id);
+    let cleaning = config.cleaning;
+    let raw = if config.structured { text_field(raw) } else { raw.to_string() };
+    let text = clean_reply(&raw, cleaning, &label.name, &task.text_kind)?;
+    if let (Cleaning::Clean, Some(relation)) = (cleaning, &task.relation) {
+        check_entity_tags(&text, relation)?;
+    }
+    let key = duplicate_key(&text);
+    let copies =
+        |shown: &String| duplicate_key(shown) == key || cleaning == Cleaning::Clean && is_near_copy(&text, shown);
+    if seed_keys.contains(&key) || draft.shown_texts.iter().any(copies) {
+        return Err(Rejection::CopiesParent);
+    }
+    Ok((text, key))
+}
+
+/// Exact duplicates of a kept text (`Clean` only); records the key of a text that passes.
+pub(super) fn check_duplicate(config: &RunConfig, key: String, seen: &mut HashSet<String>) -> Result<(), Rejection> {
+    if config.cleaning == Cleaning::Clean && !seen.insert(key) {
+        return Err(Rejection::Duplicate);
+    }
+    Ok(())
+}
+
+pub(super) fn is_near_duplicate(config: &RunConfig, embedding: &[f32], kept: &Embeddings) -> bool {
+    let Some(threshold) = config.near_duplicate_threshold.filter(|_| config.cleaning == Cleaning::Clean) else {
+        return false;
+    };
+    kept.rows().any(|row| genprompt_embed::dot(row, embedding) >= threshold)
+}
+
+/// The structured reply's shape: one non-empty string, short enough to close within `max_tokens`
+/// (about 3 characters a token), so that a long reply is cut inside the string, not left invalid.
+pub fn text_schema(max_tokens: u32) -> serde_json::Value {
+    serde_json::json!({
+        "type": "object",
+        "properties": {"text": {"type": "string", "minLength": 1, "maxLength": 3 * max_tokens.max(8)}},
+        "required": ["text"]
+    })
+}
+
+/// The `text` of a structured reply; a reply that is not such an object is cleaned as it is.
+pub(super) fn text_field(raw: &str) -> String {
+    match serde_json::from_str::<serde_json::Value>(raw) {
+        Ok(serde_json::Value::Object(map)) => match map.get("text") {
+            Some(serde_json::Value::String(text)) => text.clone(),
+            _ => raw.to_string(),
+        },
+        _ => raw.to_string(),
+    }
+}
+
+pub(super) fn count_rejection(counts: &mut LabelCounts, rejection: Rejection) {
+    rejection.count(&mut counts.rejected);
+}
