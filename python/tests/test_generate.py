@@ -74,13 +74,15 @@ def test_evaluate_returns_the_metrics_file_content(run: Any, tmp_path: Path) -> 
     test_file = tmp_path / "test.jsonl"
     test_file.write_text((result.out.parent / "test.jsonl").read_text(encoding="utf-8"), encoding="utf-8")
     metrics = genprompt.evaluate(result.rows, test_file, runs=2, out=tmp_path / "eval", progress=False)
-    assert metrics["format_version"] == 3
+    assert metrics["format_version"] == 4
     assert (metrics["n_train"], metrics["n_test"]) == (len(result.rows), len(TEST_ROWS))
     assert metrics["mix"] == "synthetic" and metrics["classifier"] == "probe"
     assert len(metrics["runs"]) == 2
     assert sorted(metrics["labels"]) == ["politics", "sports"]
     accuracy = metrics["summary"]["accuracy"]["mean"]
     assert 0.0 <= accuracy <= 1.0
+    interval = metrics["summary"]["bootstrap"]["micro_f1"]
+    assert interval["low"] <= accuracy <= interval["high"], metrics["summary"]
     assert metrics["intrinsic"], "the training set's intrinsic metrics are there"
     assert json.loads((tmp_path / "eval" / "metrics.json").read_text(encoding="utf-8")) == metrics
 

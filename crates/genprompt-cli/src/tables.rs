@@ -18,8 +18,20 @@ pub fn scores_table(columns: &[(&str, &Metrics)]) -> Table {
     };
     let pct = |v: f64| format!("{:.1}", 100.0 * v);
     let num = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{v:.3}"));
-    table.add_row(row("accuracy = micro-F1".into(), &|m| m.summary.accuracy.percent()));
-    table.add_row(row("macro-F1".into(), &|m| m.summary.macro_f1.percent()));
+    // The runs' std reflects the probe's seed only; the bootstrap interval, the test rows drawn.
+    let interval = |m: &Metrics, pick: fn(&genprompt::BootstrapReport) -> genprompt::Interval| {
+        m.summary.bootstrap.as_ref().map_or_else(
+            || "-".into(),
+            |b| {
+                let i = pick(b);
+                format!("[{:.1}, {:.1}]", 100.0 * i.low, 100.0 * i.high)
+            },
+        )
+    };
+    table.add_row(row("accuracy = micro-F1 (mean ± std)".into(), &|m| m.summary.accuracy.percent()));
+    table.add_row(row("  95% bootstrap interval".into(), &|m| interval(m, |b| b.micro_f1)));
+    table.add_row(row("macro-F1 (mean ± std)".into(), &|m| m.summary.macro_f1.percent()));
+    table.add_row(row("  95% bootstrap interval".into(), &|m| interval(m, |b| b.macro_f1)));
     for (label_idx, label) in columns.first().map_or(&[][..], |(_, m)| &m.labels[..]).iter().enumerate() {
         table.add_row(row(format!("  F1 {label}"), &|m| {
             m.per_label_mean.get(label_idx).map_or_else(|| "-".into(), |s| pct(s.f1))

@@ -9,6 +9,7 @@
 //! `ProbeConfig::rng_seed` and `IntrinsicConfig::rng_seed`, so the same inputs give the same
 //! numbers. No measure builds an n x n matrix: memory stays proportional to the inputs.
 
+mod bootstrap;
 mod error;
 mod intrinsic;
 mod metrics;
@@ -19,6 +20,7 @@ mod self_bleu;
 mod subjectivity;
 mod text_stats;
 
+pub use bootstrap::{BootstrapConfig, BootstrapReport, Interval, bootstrap_f1};
 pub use error::EvalError;
 pub use intrinsic::{chamfer, chamfer_n_queries, cmd, label_faithfulness, remote_clique, top_k_similarity};
 pub use metrics::{Aps, ClassificationReport, LabelScores, aps, classification_report, mean_per_label};

@@ -6,7 +6,7 @@ use std::fmt::Write;
 use serde_json::Value;
 
 use crate::svg::{self, BarGroup, Segment, Series, esc};
-use crate::tables::{self, num, summary};
+use crate::tables::{self, interval, num, summary};
 use crate::{Comparison, LineageStats, MethodResult};
 
 /// One plot, inlined in the page and written as `plots/<file>`.
@@ -161,6 +161,9 @@ fn headline(c: &Comparison) -> String {
             .max_by(|a, b| a.1.0.total_cmp(&b.1.0));
         if let Some((m, (mean, std))) = best {
             let mut part = format!("Best {name}: <b>{}</b> {mean:.1} ± {std:.1}", esc(&m.name));
+            if let Some((low, high)) = interval(&m.metrics, key) {
+                let _ = write!(part, " [{low:.1}–{high:.1}]");
+            }
             if let Some((mean, std)) = c.reference.as_ref().and_then(|r| summary(&r.metrics, key)) {
                 let _ = write!(part, " <span class=\"muted\">(reference {mean:.1} ± {std:.1})</span>");
             }

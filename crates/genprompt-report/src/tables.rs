@@ -21,6 +21,12 @@ pub(crate) fn summary(metrics: &Value, key: &str) -> Option<(f64, f64)> {
     Some((100.0 * mean, 100.0 * num(metrics, &["summary", key, "std"]).unwrap_or(0.0)))
 }
 
+/// `summary.bootstrap.<key>` of a `metrics.json` as (low, high) in percent (format 4 on).
+pub(crate) fn interval(metrics: &Value, key: &str) -> Option<(f64, f64)> {
+    let low = num(metrics, &["summary", "bootstrap", key, "low"])?;
+    Some((100.0 * low, 100.0 * num(metrics, &["summary", "bootstrap", key, "high"])?))
+}
+
 pub(crate) fn count(n: f64) -> String {
     let digits = format!("{:.0}", n.abs());
     let mut out = String::new();
@@ -47,9 +53,15 @@ struct Cell {
 }
 
 impl Cell {
-    fn mean_std(value: Option<(f64, f64)>) -> Cell {
+    fn mean_std(value: Option<(f64, f64)>, interval: Option<(f64, f64)>) -> Cell {
         match value {
-            Some((m, s)) => Cell { shown: format!("{m:.1} ± {s:.1}"), key: Some((m * 10.0).round()) },
+            Some((m, s)) => {
+                let mut shown = format!("{m:.1} ± {s:.1}");
+                if let Some((low, high)) = interval {
+                    let _ = write!(shown, " [{low:.1}–{high:.1}]");
+                }
+                Cell { shown, key: Some((m * 10.0).round()) }
+            }
             None => Cell { shown: MISSING.into(), key: None },
         }
     }
@@ -112,7 +124,8 @@ pub(crate) fn downstream_table(c: &Comparison) -> String {
     let classifier = first.get("classifier").and_then(Value::as_str).unwrap_or("classifier");
     let runs = first.get("runs").and_then(Value::as_array).map_or(0, Vec::len);
     let caption = format!(
-        "A {} trained on each method's rows and tested on the real test set {}; in %, mean ± std over {runs} run(s). \
+        "A {} trained on each method's rows and tested on the real test set {}; in %, mean ± std over {runs} run(s) \
+         [95% bootstrap interval over the test rows: two methods whose intervals overlap may not differ]. \
          Bold: best method per column; the reference is not ranked.",
         esc(classifier),
         esc(&c.test_set)
@@ -127,8 +140,8 @@ pub(crate) fn downstream_table(c: &Comparison) -> String {
         let n = num(m, &["n_train"]);
         vec![
             Cell { shown: n.map_or(MISSING.into(), count), key: None },
-            Cell::mean_std(summary(m, "micro_f1")),
-            Cell::mean_std(summary(m, "macro_f1")),
+            Cell::mean_std(summary(m, "micro_f1"), interval(m, "micro_f1")),
+            Cell::mean_std(summary(m, "macro_f1"), interval(m, "macro_f1")),
         ]
     })
 }

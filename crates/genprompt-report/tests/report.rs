@@ -123,3 +123,22 @@ fn a_comparison_saved_as_json_gives_the_same_report() {
     let (fa, fb) = (write_report(&sample(), a.path()).unwrap(), write_report(&saved, b.path()).unwrap());
     assert!(std::fs::read(fa.html).unwrap() == std::fs::read(fb.html).unwrap());
 }
+
+#[test]
+fn bootstrap_intervals_show_next_to_the_scores_when_the_metrics_have_them() {
+    let mut comparison = sample();
+    let summary = &mut comparison.methods[0].metrics["summary"];
+    summary["bootstrap"] = serde_json::json!({
+        "resamples": 1000, "confidence": 0.95,
+        "accuracy": {"low": 0.741, "high": 0.803},
+        "micro_f1": {"low": 0.741, "high": 0.803},
+        "macro_f1": {"low": 0.70, "high": 0.77},
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let html = std::fs::read_to_string(write_report(&comparison, dir.path()).unwrap().html).unwrap();
+    assert!(html.contains(r#"<td class="best">77.2 ± 0.7 [74.1–80.3]</td>"#), "micro-F1 cell with its interval");
+    assert!(html.contains("95% bootstrap interval over the test rows"));
+    assert!(html.contains("</b> 77.2 ± 0.7 [74.1–80.3]"), "the headline carries the interval too");
+    // Methods whose metrics predate the intervals show the score alone.
+    assert!(html.contains("<td>58.3 ± 3.0</td><td>–</td>"));
+}

@@ -69,5 +69,6 @@ pub use subjectivity::{Subjectivity, SubjectivityConfig, SubjectivityReport, Tas
 pub use genprompt_core::{Manifest, Row};
 /// The engine seams, for callers that pass their own engines in.
 pub use genprompt_embed::{EmbedError, Embeddings, Encoder, EncoderIdentity};
+pub use genprompt_eval::{BootstrapReport, Interval};
 pub use genprompt_llm::{ChatModel, ChatReply, ChatRequest, FinishReason, LlmError, ModelIdentity, Usage};
 pub use genprompt_methods::Offspring;

@@ -138,6 +138,14 @@ print('ok', folder.num_rows)\n";
     assert_eq!(first["confusion"].as_array().unwrap().len(), 2);
     let mean = metrics["summary"]["accuracy"]["mean"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&mean));
+    // The interval over resampled test rows holds the mean of the runs it resamples.
+    let bootstrap = &metrics["summary"]["bootstrap"];
+    assert_eq!(bootstrap["resamples"], 1000, "{metrics}");
+    for key in ["micro_f1", "macro_f1"] {
+        let (low, high) = (bootstrap[key]["low"].as_f64().unwrap(), bootstrap[key]["high"].as_f64().unwrap());
+        let mean = metrics["summary"][key]["mean"].as_f64().unwrap();
+        assert!(0.0 <= low && low <= mean && mean <= high && high <= 1.0, "{key}: {bootstrap}");
+    }
     let intrinsic = &metrics["intrinsic"];
     assert!((-1.0..=1.0).contains(&intrinsic["aps"]["overall"].as_f64().unwrap()));
     assert!(intrinsic["cmd"].as_f64().unwrap() >= 0.0);

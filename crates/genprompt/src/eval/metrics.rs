@@ -2,13 +2,13 @@
 
 use std::path::{Path, PathBuf};
 
-use genprompt_eval::{ClassificationReport, IntrinsicReport, ProbeConfig};
+use genprompt_eval::{BootstrapReport, ClassificationReport, IntrinsicReport, ProbeConfig};
 use serde::Serialize;
 
 use super::agreement::AgreementCurve;
 
-/// Version 3 added `agreement`.
-pub const METRICS_FORMAT_VERSION: u32 = 3;
+/// Version 3 added `agreement`, version 4 `summary.bootstrap`.
+pub const METRICS_FORMAT_VERSION: u32 = 4;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Metrics {
@@ -25,7 +25,8 @@ pub struct Metrics {
     /// Fine-tuning settings when `classifier` is "finetune".
     pub finetune: Option<FinetuneSettings>,
     pub labels: Vec<String>,
-    /// Mean and population standard deviation over the runs.
+    /// Mean and population standard deviation over the runs, and bootstrap intervals over the
+    /// test rows.
     pub summary: Summary,
     /// Precision, recall and F1 of every label, averaged over the runs.
     pub per_label_mean: Vec<genprompt_eval::LabelScores>,
@@ -55,6 +56,9 @@ pub struct Summary {
     pub accuracy: MeanStd,
     pub micro_f1: MeanStd,
     pub macro_f1: MeanStd,
+    /// 95% percentile intervals of the run-averaged scores over 1,000 resamples of the test rows
+    /// (the runs' std reflects only the probe's seed); null without test rows.
+    pub bootstrap: Option<BootstrapReport>,
 }
 
 #[derive(Clone, Copy, Debug, Serialize)]

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use genprompt_data::write_json_atomic;
 use genprompt_embed::Encoder;
-use genprompt_eval::{IntrinsicConfig, Probe, ProbeConfig, classification_report, intrinsic_report_with};
+use genprompt_eval::{
+    BootstrapConfig, IntrinsicConfig, Probe, ProbeConfig, bootstrap_f1, classification_report, intrinsic_report_with,
+};
 
 use crate::backends::encoder_info;
 use crate::config::{NamedRows, RowSource};
@@ -284,6 +286,7 @@ pub(crate) fn evaluate_with(
         runs.push(classification_report(&labels, &test_y, &predictions));
         run_predictions.push(predictions);
     }
+    let bootstrap = bootstrap_f1(labels.len(), &test_y, &run_predictions, &BootstrapConfig::standard(plan.rng_seed))?;
     let agreement = plan.agreement.zip(agreement_values.as_deref()).map(|(agreement, values)| {
         agreement::agreement_curve(&agreement.field, values, &agreement.thresholds, &test_y, &run_predictions)
     });
@@ -322,6 +325,7 @@ pub(crate) fn evaluate_with(
             accuracy: MeanStd::of(runs.iter().map(|r| r.accuracy)),
             micro_f1: MeanStd::of(runs.iter().map(|r| r.micro_f1)),
             macro_f1: MeanStd::of(runs.iter().map(|r| r.macro_f1)),
+            bootstrap,
         },
         per_label_mean: genprompt_eval::mean_per_label(&runs),
         runs,
