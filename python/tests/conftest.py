@@ -108,14 +108,16 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def fault_server() -> Iterator[Callable[..., str]]:
-    """Starts the test server (optionally answering every request with one fault) and returns
-    its base URL; the servers are stopped at the end of the test."""
+    """Starts the test server (answering every request with one fault if given) and returns its
+    base URL; the servers are stopped at the end of the test."""
     binary = Path(os.environ.get("GENPROMPT_BENCH_BIN", REPO / "target" / "release" / "genprompt-bench"))
     assert binary.is_file(), f"{binary} is missing: run `cargo build --release` (./x test does)"
     servers: list[subprocess.Popen[str]] = []
 
     def start(fault: str | None = None) -> str:
-        args = [str(binary), "serve", "1", *([fault] if fault else [])]
+        # Without a fault, distinct made-up sentences: the plain `reply to {prompt}` echoes the
+        # prompt, which the cleaning rightly rejects.
+        args = [str(binary), "serve", "1", fault or "varied"]
         server = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         servers.append(server)
         assert server.stdout is not None

@@ -1,15 +1,13 @@
 //! Generation through an OpenAI-compatible endpoint: the in-process fault server of
 //! genprompt-llm-http stands in for vLLM, Ollama or OpenAI.
 
-use genprompt_llm_http::testing::FaultServer;
-
-use crate::{TestContext, read_jsonl, tiny_task};
+use crate::{TestContext, fault_server, read_jsonl, tiny_task};
 
 const SECRET: &str = "sk-test-0123456789abcdef-do-not-leak";
 
 #[test]
 fn generate_through_an_endpoint_without_leaking_the_key() {
-    let server = FaultServer::start();
+    let server = fault_server();
     let context = TestContext::new();
     tiny_task(&context);
     let base_url = server.base_url();
@@ -90,7 +88,7 @@ fn a_run_through_every_fault_ends_with_exactly_the_requested_rows() {
         ("finish_reason length", Fault::Length),
     ];
     for (name, fault) in cases {
-        let server = FaultServer::start();
+        let server = fault_server();
         let context = TestContext::new();
         tiny_task(&context);
         // A short timeout, from the task file's [llm] table.
@@ -142,7 +140,7 @@ fn a_run_through_every_fault_ends_with_exactly_the_requested_rows() {
 
 #[test]
 fn embed_through_an_embeddings_endpoint_without_leaking_the_key() {
-    let server = FaultServer::start();
+    let server = fault_server();
     let context = TestContext::new();
     let rows: String = (0..5).map(|i| format!("{{\"text\": \"row {i}\", \"label\": \"a\"}}\n")).collect();
     context.write("rows.jsonl", &rows);
@@ -172,7 +170,7 @@ fn embed_through_an_embeddings_endpoint_without_leaking_the_key() {
 
 #[test]
 fn the_manifest_is_written_last_so_a_failed_card_leaves_no_finished_folder() {
-    let server = FaultServer::start();
+    let server = fault_server();
     let context = TestContext::new();
     tiny_task(&context);
     // A folder where the dataset card should go: writing the card fails.

@@ -130,6 +130,14 @@ impl Run {
 }
 
 /// A small two-label task with hand-written seed and test rows.
+/// The project's fault-injecting test server, answering distinct made-up sentences: its plain
+/// `reply to {prompt}` echoes the prompt, which the cleaning rightly rejects.
+pub fn fault_server() -> genprompt_llm_http::testing::FaultServer {
+    let server = genprompt_llm_http::testing::FaultServer::start();
+    server.set_varied_replies(true);
+    server
+}
+
 pub fn tiny_task(context: &TestContext) -> PathBuf {
     context.write(
         "seeds.jsonl",

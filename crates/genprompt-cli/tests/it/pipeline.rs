@@ -1,6 +1,6 @@
 //! generate -> eval -> embed on the real embedded models.
 
-use crate::{TestContext, read_jsonl, tiny_task};
+use crate::{TestContext, fault_server, read_jsonl, tiny_task};
 
 const N_PER_LABEL: usize = 3;
 
@@ -223,7 +223,7 @@ fn finetune_classifier_and_relation_tags_as_special_tokens() {
 /// `genprompt COMMAND --task task.toml` against a test endpoint that answers every request with
 /// `reply`: what the model says is scripted, so both outcomes are checked, every time.
 fn with_reply(context: &TestContext, command: &[&str], reply: &str) -> crate::Run {
-    let server = genprompt_llm_http::testing::FaultServer::start();
+    let server = fault_server();
     server.set_default(genprompt_llm_http::testing::Fault::Reply(reply.to_string()));
     let url = server.base_url();
     let mut args = command.to_vec();

@@ -6,9 +6,9 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use genprompt_llm_http::testing::{Fault, FaultServer};
+use genprompt_llm_http::testing::Fault;
 
-use crate::{TestContext, read_jsonl, tiny_task};
+use crate::{TestContext, fault_server, read_jsonl, tiny_task};
 
 /// Runs `args` (writing to `out`) again and again, each time killing it with SIGKILL as soon as
 /// its journal holds `target` replies, for each target in turn: the kills land at points the
@@ -144,7 +144,7 @@ fn endpoint_args<'a>(server_url: &'a str, n: &'a str, batch: &'a str, out: &'a s
 
 #[test]
 fn kill_9_during_http_requests_loses_no_paid_reply_and_duplicates_no_row() {
-    let server = FaultServer::start();
+    let server = fault_server();
     server.set_latency(Duration::from_millis(250));
     let context = TestContext::new();
     tiny_task(&context);
@@ -173,7 +173,7 @@ fn kill_9_during_http_requests_loses_no_paid_reply_and_duplicates_no_row() {
 
 #[test]
 fn too_many_failures_stop_the_run_and_failed_requests_can_be_retried() {
-    let server = FaultServer::start();
+    let server = fault_server();
     server.set_default(Fault::status(400));
     let context = TestContext::new();
     tiny_task(&context);
@@ -217,7 +217,7 @@ fn too_many_failures_stop_the_run_and_failed_requests_can_be_retried() {
 
 #[test]
 fn dry_run_estimates_requests_and_cost_without_sending() {
-    let server = FaultServer::start();
+    let server = fault_server();
     let context = TestContext::new();
     tiny_task(&context);
     let url = server.base_url();
@@ -234,7 +234,7 @@ fn dry_run_estimates_requests_and_cost_without_sending() {
 
 #[test]
 fn preview_shows_rows_per_label_and_a_following_run_reuses_them() {
-    let server = FaultServer::start();
+    let server = fault_server();
     let context = TestContext::new();
     tiny_task(&context);
     let url = server.base_url();
@@ -243,7 +243,8 @@ fn preview_shows_rows_per_label_and_a_following_run_reuses_them() {
     let run = context.run(&args).success();
     assert!(run.stdout().contains("== sports (2 kept from 2 calls)"), "{}", run.stdout());
     assert!(run.stdout().contains("== politics (2 kept from 2 calls)"), "{}", run.stdout());
-    assert!(run.stdout().contains("  1. reply to "), "{}", run.stdout());
+    let first_rows = run.stdout().lines().filter(|line| line.starts_with("  1. ")).count();
+    assert_eq!(first_rows, 2, "a numbered row under each label: {}", run.stdout());
     assert_eq!(server.hits().len(), 4);
     assert!(!context.path("genprompt-out").exists(), "preview writes no dataset");
     // The same preview again is answered from the response cache.
