@@ -38,6 +38,7 @@ for model in "${models[@]}"; do
     [ -z "$examples" ] || args+=(--examples "$examples")
     # shellcheck disable=SC2206
     [ -z "$EXTRA" ] || args+=($EXTRA)
+    mkdir -p "$(dirname "$out")"
     started=$SECONDS
     "$BIN" "${args[@]}" >"$out.log" 2>&1 || { echo "generate failed for $model $name: see $out.log" >&2; continue; }
     wall=$((SECONDS - started))
