@@ -49,11 +49,18 @@ name = "politics"
 definition = "news about governments, elections and laws"
 """
 
-@pytest.fixture(autouse=True)
-def smallest_model(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture(scope="session", autouse=True)
+def smallest_model() -> Iterator[None]:
     """These tests prove the pipeline, so they run SmolLM2-135M (fetched by ``./x test``), not the
-    default generator; its rows are mostly off-task."""
-    monkeypatch.setenv("GENPROMPT_LLM", "smollm2-135m")
+    default generator; its rows are mostly off-task. Session-scoped, so that module-scoped
+    fixtures (which run before function-scoped ones) see it too."""
+    before = os.environ.get("GENPROMPT_LLM")
+    os.environ["GENPROMPT_LLM"] = "smollm2-135m"
+    yield
+    if before is None:
+        del os.environ["GENPROMPT_LLM"]
+    else:
+        os.environ["GENPROMPT_LLM"] = before
 
 
 # Small and quick on the embedded 135M model; the same for every run so the cache can answer.
