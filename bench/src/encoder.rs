@@ -12,6 +12,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use genprompt_embed::Encoder;
+use genprompt_embed_candle::fast::Kernel;
 use genprompt_embed_candle::{EncoderOptions, MiniLmEncoder};
 use genprompt_models::{DEFAULT_ENCODER, Home};
 
@@ -26,7 +27,14 @@ pub(crate) fn encode_file(args: &[String]) {
     let limit: usize = limit.parse().expect("LIMIT is a number");
     let texts: Vec<&str> =
         rows.iter().take(if limit == 0 { rows.len() } else { limit }).map(|r| r.text.as_str()).collect();
-    let encoder = MiniLmEncoder::load(&model_dir(), EncoderOptions::default()).expect("encoder loads");
+    // `GENPROMPT_BENCH_KERNEL=f32` measures the fallback kernel on a CPU that has the bf16 one.
+    let kernel = match std::env::var("GENPROMPT_BENCH_KERNEL").as_deref() {
+        Ok("f32") => Kernel::F32,
+        Ok("bf16") => Kernel::Bf16,
+        _ => Kernel::detect(),
+    };
+    let encoder =
+        MiniLmEncoder::load_with_kernel(&model_dir(), EncoderOptions::default(), kernel).expect("encoder loads");
     encoder.encode(&texts[..texts.len().min(32)]).expect("warm-up");
     let mut best = f64::INFINITY;
     let mut vectors = None;

@@ -29,8 +29,10 @@
 //! So `RAYON_NUM_THREADS=n` caps all of them, and it is the only knob that does: building rayon's
 //! global pool with `ThreadPoolBuilder` does not change gemm's split, which re-reads the variable.
 //! Set it in the environment before the process starts, or first thing in `main` before any
-//! thread exists (`std::env::set_var` is `unsafe`): the pools read it once, on first use. On a
-//! shared 2-core box `RAYON_NUM_THREADS=1` was measured 2.4x faster than 2 threads. We never
+//! thread exists (`std::env::set_var` is `unsafe`): the pools read it once, on first use. With
+//! candle running inference, `RAYON_NUM_THREADS=1` was 2.4x faster than 2 threads on a shared
+//! 2-core box (its pools spin); the encoder's own threads do not spin (74 tweets/s at 2 threads
+//! against 75 at 1 under load average 8-9, BENCHMARKS.md). We never
 //! call `Device::with_context`, which would install candle's private second rayon pool.
 
 pub mod bert;
