@@ -6,7 +6,9 @@
 //!   per call (see `llm.rs`).
 //! - `llm-e2e [threads] [rows per label]`: Genetic Prompt on the quickstart task, rows per minute
 //!   with prefix sharing off (reference) and on.
-//! - `encoder`: length-sorted batches against encoding one text at a time.
+//! - `encoder`: length-sorted batches against encoding one text at a time; `encode-file` and
+//!   `finetune-file` are the children of `bench/encoder_vs_st.sh`, which runs sentence-transformers
+//!   and PyTorch beside them (see `encoder.rs`).
 //! - `eval`: probe training and the intrinsic metrics at 100k rows against the same work at 10k
 //!   rows (the ratio shows how they scale), with peak memory.
 //!
@@ -38,6 +40,7 @@
 //! Usage: `cargo run --release -p genprompt-bench -- llm|encoder|eval|selection [threads]`,
 //! `... -- finetune [N rows, default 160]`, `... -- orchestration [max in flight, default 512]`
 
+mod encoder;
 mod endpoint_check;
 mod fuzz;
 mod llm;
@@ -56,6 +59,12 @@ fn main() {
     let what = args.next().unwrap_or_else(|| "llm".to_string());
     if what == "fuzz" {
         return fuzz::main(&args.collect::<Vec<_>>());
+    }
+    if what == "encode-file" {
+        return encoder::encode_file(&args.collect::<Vec<_>>());
+    }
+    if what == "finetune-file" {
+        return encoder::finetune_file(&args.collect::<Vec<_>>());
     }
     if what == "endpoint-check" {
         let (url, model) = (args.next().expect("base URL"), args.next().expect("model name"));
@@ -81,7 +90,7 @@ fn main() {
             llm::throughput(&home, threads, &workload, &sizes)
         }
         "llm-e2e" => llm::end_to_end(&home, threads, args.next().map_or(8, |n| n.parse().expect("rows per label"))),
-        "encoder" => bench_encoder(&home),
+        "encoder" => encoder::bench_encoder(&home),
         "eval" => bench_eval(),
         "selection" => selection::run(),
         "finetune" => bench_finetune(&home, threads.max(160)),
@@ -94,28 +103,6 @@ pub(crate) fn local_encoder() -> Option<MiniLmEncoder> {
     let home = Home::from_env().ok()?;
     let dir = home.require(&DEFAULT_ENCODER).ok()?;
     MiniLmEncoder::load(&dir, EncoderOptions::default()).ok()
-}
-
-fn bench_encoder(home: &Home) {
-    let dir = home.require(&DEFAULT_ENCODER).expect("run `genprompt models fetch`");
-    let encoder = MiniLmEncoder::load(&dir, EncoderOptions::default()).expect("encoder loads");
-    let seeds = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/quickstart/test.jsonl");
-    let rows = genprompt_data::read_rows(&seeds).expect("test rows");
-    let texts: Vec<&str> = rows.iter().map(|r| r.text.as_str()).collect();
-    encoder.encode(&texts[..4]).expect("warm-up");
-    let started = Instant::now();
-    for text in &texts {
-        encoder.encode(&[text]).expect("encode");
-    }
-    let one_by_one = started.elapsed().as_secs_f64();
-    let started = Instant::now();
-    encoder.encode(&texts).expect("encode");
-    let batched = started.elapsed().as_secs_f64();
-    let n = texts.len() as f64;
-    println!("all-MiniLM-L6-v2 on candle, {} texts of the quickstart test set", texts.len());
-    println!("reference: one text at a time: {:.1} texts/s", n / one_by_one);
-    println!("length-sorted batches of 32: {:.1} texts/s", n / batched);
-    println!("speed-up of batching: {:.2}x", one_by_one / batched);
 }
 
 /// Random unit rows around `n_labels` cluster centres, so the probe has something to learn.

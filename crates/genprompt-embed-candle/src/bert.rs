@@ -6,7 +6,7 @@
 //!
 //! candle-nn's fused LayerNorm (taken by `LayerNorm::forward` on contiguous input) and
 //! `softmax_last_dim` record no backward op: gradients silently stop there. [`BertModel::forward`]
-//! uses them; [`BertModel::forward_train`] composes both from differentiable primitives instead.
+//! uses them; [`BertModel::forward_train`] uses `train_ops`' versions, which have one.
 
 use candle_core::{D, DType, Module, Result, Tensor};
 use candle_nn::{Embedding, LayerNorm, Linear, VarBuilder, embedding, layer_norm, linear};
@@ -96,7 +96,7 @@ impl Activation {
 enum Kernels {
     /// candle-nn's fused kernels: fast, but autograd cannot see through them.
     Fused,
-    /// `layer_norm_slow` and the composed `softmax`: every parameter gets a gradient.
+    /// `train_ops`' LayerNorm and softmax: every parameter gets a gradient.
     Differentiable,
 }
 
@@ -104,7 +104,7 @@ impl Kernels {
     fn layer_norm(self, norm: &LayerNorm, xs: &Tensor) -> Result<Tensor> {
         match (self, norm.bias()) {
             (Kernels::Differentiable, Some(bias)) => {
-                candle_nn::ops::layer_norm_slow(xs, norm.weight(), bias, norm.eps() as f32)
+                crate::train_ops::layer_norm(xs, norm.weight(), bias, norm.eps() as f32)
             }
             (Kernels::Differentiable, None) => candle_core::bail!("LayerNorm without a bias is not supported"),
             (Kernels::Fused, _) => norm.forward(xs),
@@ -114,7 +114,7 @@ impl Kernels {
     fn softmax_last_dim(self, xs: &Tensor) -> Result<Tensor> {
         match self {
             Kernels::Fused => candle_nn::ops::softmax_last_dim(xs),
-            Kernels::Differentiable => candle_nn::ops::softmax(xs, D::Minus1),
+            Kernels::Differentiable => crate::train_ops::softmax_last_dim(xs),
         }
     }
 }

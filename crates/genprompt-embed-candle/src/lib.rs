@@ -4,10 +4,17 @@
 //! BERT forward, mean pooling over real tokens, L2 normalisation. The model folder needs
 //! `config.json`, `tokenizer.json` and `model.safetensors` (as `genprompt models fetch` lays out).
 //!
+//! The forward pass itself runs in [`fast`] (plain buffers, no padding, bf16 products on CPUs with
+//! AVX-512 BF16); candle only reads the weights. [`bert`] is the candle module that
+//! `genprompt-finetune` trains.
+//!
 //! # Threads
 //!
-//! This crate spawns no thread pool of its own. The work runs on pools that candle and tokenizers
-//! create lazily, sized from the environment (read from candle-core 0.11.1's `utils.rs`,
+//! [`MiniLmEncoder::encode`] shares its length-sorted groups of texts among
+//! `candle_core::utils::get_num_threads()` scoped threads (`RAYON_NUM_THREADS`, else the physical
+//! cores), each running whole forward passes single-threaded: no pool, no barrier per operation.
+//! The tokenizer and the candle module of [`bert`] (fine-tuning) run on pools that candle and
+//! tokenizers create lazily, sized from the environment (read from candle-core 0.11.1's `utils.rs`,
 //! `cpu_backend`, and tokenizers 0.23's `utils/parallelism.rs`):
 //!
 //! * matrix products: gemm split into `candle_core::utils::get_num_threads()` tasks, which is
@@ -22,13 +29,17 @@
 //! So `RAYON_NUM_THREADS=n` caps all of them, and it is the only knob that does: building rayon's
 //! global pool with `ThreadPoolBuilder` does not change gemm's split, which re-reads the variable.
 //! Set it in the environment before the process starts, or first thing in `main` before any
-//! thread exists (`std::env::set_var` is `unsafe`): the pools read it once, on first use. On a
-//! shared 2-core box `RAYON_NUM_THREADS=1` was measured 2.4x faster than 2 threads. We never
+//! thread exists (`std::env::set_var` is `unsafe`): the pools read it once, on first use. With
+//! candle running inference, `RAYON_NUM_THREADS=1` was 2.4x faster than 2 threads on a shared
+//! 2-core box (its pools spin); the encoder's own threads do not spin (74 tweets/s at 2 threads
+//! against 75 at 1 under load average 8-9, BENCHMARKS.md). We never
 //! call `Device::with_context`, which would install candle's private second rayon pool.
 
 pub mod bert;
+pub mod fast;
 #[cfg(test)]
 mod tests;
+mod train_ops;
 
 use std::fmt::Display;
 use std::io::Read;
@@ -36,13 +47,14 @@ use std::ops::Range;
 use std::path::Path;
 use std::time::Instant;
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Device};
 use candle_nn::VarBuilder;
 use genprompt_embed::{EmbedError, Embeddings, Encoder, EncoderIdentity};
 use sha2::{Digest, Sha256};
-use tokenizers::{Encoding, PaddingParams, PaddingStrategy, Tokenizer, TruncationParams, pad_encodings};
+use tokenizers::{Tokenizer, TruncationParams};
 
-use crate::bert::{BertConfig, BertModel};
+use crate::bert::BertConfig;
+use crate::fast::{FastBert, Kernel};
 
 const CONFIG_FILE: &str = "config.json";
 const TOKENIZER_FILE: &str = "tokenizer.json";
@@ -51,7 +63,8 @@ const WEIGHTS_FILE: &str = "model.safetensors";
 /// How [`MiniLmEncoder`] batches and truncates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EncoderOptions {
-    /// Texts per forward pass (default 32). Larger batches amortise overhead but pad more.
+    /// Texts per forward pass (default 32); texts are packed without padding, so this only
+    /// sets how much work one thread takes at a time.
     pub batch_size: usize,
     /// Tokens per text including `[CLS]`/`[SEP]` (default 256, sentence-transformers'
     /// `max_seq_length` for this model); clamped to the model's `max_position_embeddings`.
@@ -66,13 +79,11 @@ impl Default for EncoderOptions {
 
 /// A BERT sentence encoder loaded from a model folder; see the crate docs for thread control.
 pub struct MiniLmEncoder {
-    model: BertModel,
-    /// Truncates but never pads: `encode` pads each batch itself (see `padding`).
+    model: FastBert,
+    /// Truncates but never pads (the shipped `tokenizer.json` pads every text to 128 tokens).
     tokenizer: Tokenizer,
-    /// `BatchLongest` padding, applied per length-sorted batch; the shipped `tokenizer.json`
-    /// pads every text to a fixed 128 tokens, which is ~20x slower for short sentences.
-    padding: PaddingParams,
     batch_size: usize,
+    threads: usize,
     dim: usize,
     identity: EncoderIdentity,
 }
@@ -81,6 +92,16 @@ impl MiniLmEncoder {
     /// Loads `dir/{config.json, tokenizer.json, model.safetensors}`; weights may be keyed with or
     /// without a `bert.` prefix. Errors are [`EmbedError::Load`] naming the offending path.
     pub fn load(dir: &Path, options: EncoderOptions) -> Result<MiniLmEncoder, EmbedError> {
+        MiniLmEncoder::load_with_kernel(dir, options, Kernel::detect())
+    }
+
+    /// [`MiniLmEncoder::load`] with a chosen matrix-product kernel instead of the fastest one the
+    /// CPU supports (tests and benchmarks compare them). `Kernel::Bf16` on a CPU without
+    /// AVX-512 BF16 is an error.
+    pub fn load_with_kernel(dir: &Path, options: EncoderOptions, kernel: Kernel) -> Result<MiniLmEncoder, EmbedError> {
+        if kernel == Kernel::Bf16 && Kernel::detect() != Kernel::Bf16 {
+            return Err(load_err(dir, "this CPU has no AVX-512 BF16 for Kernel::Bf16"));
+        }
         let started = Instant::now();
         if !dir.is_dir() {
             let what = if dir.exists() { "not a folder" } else { "folder does not exist" };
@@ -113,13 +134,13 @@ impl MiniLmEncoder {
         if max_length < 2 {
             return Err(load_err(dir, "max_length must leave room for [CLS] and [SEP]"));
         }
-        let (tokenizer, padding) = load_tokenizer(&tokenizer_path, max_length)?;
+        let tokenizer = load_tokenizer(&tokenizer_path, max_length)?;
 
         let weights_sha256 = sha256_file(&weights_path)?;
         // SAFETY: the weights file is mmapped read-only; it must not be modified while we run.
         let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&weights_path], DType::F32, &Device::Cpu) }
             .map_err(|e| load_err(&weights_path, e))?;
-        let model = BertModel::load(vb, &config)
+        let model = FastBert::load(vb, &config, kernel)
             .map_err(|e| load_err(&weights_path, format!("does not match {CONFIG_FILE}: {e}")))?;
 
         let identity = EncoderIdentity { name: folder_name(dir), weights_sha256 };
@@ -127,29 +148,23 @@ impl MiniLmEncoder {
             encoder = %identity,
             dir = %dir.display(),
             ms = started.elapsed().as_millis() as u64,
-            gemm_threads = candle_core::utils::get_num_threads(),
+            threads = candle_core::utils::get_num_threads(),
+            ?kernel,
             "loaded sentence encoder"
         );
         Ok(MiniLmEncoder {
             model,
             tokenizer,
-            padding,
             batch_size: options.batch_size,
+            threads: candle_core::utils::get_num_threads().max(1),
             dim: config.hidden_size,
             identity,
         })
     }
 
-    /// Mean-pooled, not yet normalised rows of one padded batch.
-    fn embed_batch(&self, batch: &[Encoding]) -> candle_core::Result<Vec<Vec<f32>>> {
-        let shape = (batch.len(), batch[0].len());
-        let flat = |field: fn(&Encoding) -> &[u32]| -> Vec<u32> {
-            batch.iter().flat_map(|e| field(e).iter().copied()).collect()
-        };
-        let ids = Tensor::from_vec(flat(Encoding::get_ids), shape, &Device::Cpu)?;
-        let mask = Tensor::from_vec(flat(Encoding::get_attention_mask), shape, &Device::Cpu)?;
-        let hidden = self.model.forward(&ids, &mask)?;
-        bert::mean_pool(&hidden, &mask)?.to_vec2::<f32>()
+    /// The matrix-product kernel in use.
+    pub fn kernel(&self) -> Kernel {
+        self.model.kernel()
     }
 }
 
@@ -162,8 +177,8 @@ impl Encoder for MiniLmEncoder {
         self.dim
     }
 
-    /// Tokenises everything once, then runs batches of similar token counts (longest first) so
-    /// little compute goes to padding; rows come back in input order.
+    /// Tokenises everything once, then runs groups of similar token counts (longest first, so
+    /// threads finish together); rows come back in input order.
     fn encode(&self, texts: &[&str]) -> Result<Embeddings, EmbedError> {
         let mut out = Embeddings::new(self.dim);
         if texts.is_empty() {
@@ -173,19 +188,13 @@ impl Encoder for MiniLmEncoder {
             .tokenizer
             .encode_batch(texts.to_vec(), true)
             .map_err(|e| EmbedError::Encode(format!("tokenizer: {e}")))?;
-        let mut items: Vec<(usize, Encoding)> = encodings.into_iter().enumerate().collect();
-        items.sort_by_key(|(_, encoding)| std::cmp::Reverse(encoding.len()));
-        let (order, mut sorted): (Vec<usize>, Vec<Encoding>) = items.into_iter().unzip();
-        let lengths: Vec<usize> = sorted.iter().map(Encoding::len).collect();
-
+        let mut order: Vec<usize> = (0..texts.len()).collect();
+        order.sort_by_key(|&idx| std::cmp::Reverse(encodings[idx].len()));
+        let ids: Vec<&[u32]> = order.iter().map(|&idx| encodings[idx].get_ids()).collect();
+        let pooled = self.model.embed(&ids, &group_ranges(ids.len(), self.batch_size, self.threads), self.threads);
         let mut rows = vec![Vec::new(); texts.len()];
-        for range in batch_ranges(&lengths, self.batch_size) {
-            let batch = &mut sorted[range.clone()];
-            pad_encodings(batch, &self.padding).map_err(|e| EmbedError::Encode(format!("padding: {e}")))?;
-            let pooled = self.embed_batch(batch).map_err(|e| EmbedError::Encode(e.to_string()))?;
-            for (&idx, row) in order[range].iter().zip(pooled) {
-                rows[idx] = row;
-            }
+        for (idx, row) in order.into_iter().zip(pooled) {
+            rows[idx] = row;
         }
         for row in &rows {
             out.push_normalised(row);
@@ -194,38 +203,20 @@ impl Encoder for MiniLmEncoder {
     }
 }
 
-/// Splits token counts sorted longest first into batches of at most `max_batch` texts.
-///
-/// A batch also ends before a text that would be mostly padding (less than half the batch's
-/// longest, give or take 16 tokens so short texts still share batches): a single 256-token text
-/// would otherwise make a whole batch of 15-token sentences cost 17x as much.
-fn batch_ranges(lengths: &[usize], max_batch: usize) -> Vec<Range<usize>> {
-    let mut ranges = Vec::new();
-    let mut start = 0;
-    for (idx, &len) in lengths.iter().enumerate() {
-        if idx > start && (idx - start == max_batch || lengths[start] > 2 * len + 16) {
-            ranges.push(start..idx);
-            start = idx;
-        }
-    }
-    if start < lengths.len() {
-        ranges.push(start..lengths.len());
-    }
-    ranges
+/// Splits `n` length-sorted texts into groups of at most `max_group`, and small enough that each
+/// of `threads` threads gets one.
+fn group_ranges(n: usize, max_group: usize, threads: usize) -> Vec<Range<usize>> {
+    let size = max_group.min(n.div_ceil(threads.max(1))).max(1);
+    (0..n).step_by(size).map(|start| start..(start + size).min(n)).collect()
 }
 
-/// The tokenizer with truncation at `max_length` and padding turned off, plus the shipped padding
-/// settings (pad id and token) switched to `BatchLongest` for `encode` to apply per batch.
-fn load_tokenizer(path: &Path, max_length: usize) -> Result<(Tokenizer, PaddingParams), EmbedError> {
+/// The tokenizer with truncation at `max_length` and padding turned off.
+fn load_tokenizer(path: &Path, max_length: usize) -> Result<Tokenizer, EmbedError> {
     let mut tokenizer = Tokenizer::from_file(path).map_err(|e| load_err(path, e))?;
     let truncation = TruncationParams { max_length, ..tokenizer.get_truncation().cloned().unwrap_or_default() };
     tokenizer.with_truncation(Some(truncation)).map_err(|e| load_err(path, format!("cannot set truncation: {e}")))?;
-    let padding = PaddingParams {
-        strategy: PaddingStrategy::BatchLongest,
-        ..tokenizer.get_padding().cloned().unwrap_or_default()
-    };
     tokenizer.with_padding(None);
-    Ok((tokenizer, padding))
+    Ok(tokenizer)
 }
 
 /// sha256 of a file, hex; streamed so the weights never sit in memory twice.

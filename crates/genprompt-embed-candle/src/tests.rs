@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use genprompt_embed::{EmbedError, Encoder, cosine, dot};
 use serde::Deserialize;
 
+use crate::fast::Kernel;
 use crate::{EncoderOptions, MiniLmEncoder};
 
 /// One line of the fixture: sentence-transformers' own (PyTorch CPU) vector for `text`.
@@ -37,10 +38,22 @@ fn references() -> Vec<Reference> {
 
 #[test]
 fn matches_sentence_transformers_reference() {
+    let encoder = MiniLmEncoder::load(&model_dir(), EncoderOptions::default()).unwrap();
+    assert_eq!(encoder.kernel(), Kernel::detect());
+    check_reference(Kernel::F32);
+    if Kernel::detect() == Kernel::Bf16 {
+        check_reference(Kernel::Bf16);
+    } else {
+        println!("this CPU has no AVX-512 BF16: only the f32 kernel is checked");
+    }
+}
+
+fn check_reference(kernel: Kernel) {
     let dir = model_dir();
     let refs = references();
-    let encoder = MiniLmEncoder::load(&dir, EncoderOptions::default())
+    let encoder = MiniLmEncoder::load_with_kernel(&dir, EncoderOptions::default(), kernel)
         .unwrap_or_else(|e| panic!("loading {}: {e}", dir.display()));
+    assert_eq!(encoder.kernel(), kernel);
     let expected_sha = genprompt_models::DEFAULT_ENCODER
         .files
         .iter()
@@ -60,22 +73,23 @@ fn matches_sentence_transformers_reference() {
         let row = batch.row(idx);
         assert!((dot(row, row) - 1.0).abs() < 1e-4, "row {idx} is not unit length");
         let cos = cosine(row, &reference.embedding);
-        assert!(cos >= 0.999, "text {idx} {:?}: cosine {cos} vs reference", reference.text);
+        assert!(cos >= 0.999, "{kernel:?}: text {idx} {:?}: cosine {cos} vs reference", reference.text);
         cosines.push(cos);
     }
     let min = cosines.iter().copied().fold(f32::INFINITY, f32::min);
     let mean = cosines.iter().sum::<f32>() / cosines.len() as f32;
-    println!("{} texts: min cosine vs reference {min:.7}, mean {mean:.7}", cosines.len());
+    println!("{kernel:?}: {} texts: min cosine vs reference {min:.7}, mean {mean:.7}", cosines.len());
 
-    // Padding inside a batch must not change a text's vector.
+    // Texts are packed without padding and every kernel computes a row from its own input only:
+    // a text's vector does not depend on its batch-mates, to the bit.
     for (idx, text) in texts.iter().enumerate() {
         let alone = encoder.encode(&[text]).unwrap();
-        let cos = dot(alone.row(0), batch.row(idx));
-        assert!(cos > 0.9999, "text {idx} {text:?}: alone vs in batch cosine {cos}");
+        assert_eq!(alone.row(0), batch.row(idx), "{kernel:?}: text {idx} {text:?}: alone vs in batch");
     }
 
     // Several batches: sorting by length and restoring the input order.
-    let small = MiniLmEncoder::load(&dir, EncoderOptions { batch_size: 7, ..Default::default() }).unwrap();
+    let small =
+        MiniLmEncoder::load_with_kernel(&dir, EncoderOptions { batch_size: 7, ..Default::default() }, kernel).unwrap();
     let split = small.encode(&texts).unwrap();
     for idx in 0..texts.len() {
         let cos = dot(split.row(idx), batch.row(idx));
@@ -84,13 +98,14 @@ fn matches_sentence_transformers_reference() {
 }
 
 #[test]
-fn batches_split_at_size_limit_and_before_mostly_padding_texts() {
-    use crate::batch_ranges;
-    assert_eq!(batch_ranges(&[], 4), Vec::<std::ops::Range<usize>>::new());
-    assert_eq!(batch_ranges(&[9, 9, 9, 9, 9], 2), vec![0..2, 2..4, 4..5]);
-    // 256 tokens next to short sentences: the short ones get their own batch.
-    assert_eq!(batch_ranges(&[256, 250, 20, 12, 3], 32), vec![0..2, 2..5]);
-    assert_eq!(batch_ranges(&[100, 42, 41], 32), vec![0..2, 2..3]);
+fn groups_respect_the_size_limit_and_give_every_thread_work() {
+    use crate::group_ranges;
+    assert_eq!(group_ranges(0, 4, 2), Vec::<std::ops::Range<usize>>::new());
+    assert_eq!(group_ranges(5, 2, 1), vec![0..2, 2..4, 4..5]);
+    // 10 texts, 2 threads: two groups of 5 rather than one of 10.
+    assert_eq!(group_ranges(10, 32, 2), vec![0..5, 5..10]);
+    assert_eq!(group_ranges(100, 32, 2), vec![0..32, 32..64, 64..96, 96..100]);
+    assert_eq!(group_ranges(1, 32, 4), vec![0..1]);
 }
 
 fn load_error(dir: &Path) -> (String, String) {

@@ -21,6 +21,7 @@
 //! [`FinetuneConfig::rng_seed`]; nothing else is random, so the same model folder, data and
 //! config give the same classifier.
 
+mod adamw;
 mod network;
 #[cfg(test)]
 mod tests;
@@ -28,12 +29,13 @@ mod tests;
 use std::path::{Path, PathBuf};
 
 use candle_core::{D, Device, Tensor};
-use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use candle_nn::ParamsAdamW;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use tokenizers::Encoding;
 
+use crate::adamw::FusedAdamW;
 use crate::network::Network;
 
 /// ChaCha8 stream of the head's initial weights.
@@ -199,7 +201,7 @@ impl TextClassifier {
         let n_steps = config.epochs * n_batches;
         let vars = self.network.vars.iter().map(|(_, var)| var.clone()).collect();
         let params = ParamsAdamW { lr: config.learning_rate, weight_decay: config.weight_decay, ..Default::default() };
-        let mut optimizer = AdamW::new(vars, params).map_err(compute_err)?;
+        let mut optimizer = FusedAdamW::new(vars, params);
         let mut shuffle_rng = ChaCha8Rng::seed_from_u64(config.rng_seed);
         shuffle_rng.set_stream(SHUFFLE_STREAM);
         let mut order: Vec<usize> = (0..texts.len()).collect();
@@ -207,11 +209,19 @@ impl TextClassifier {
         for epoch in 1..=config.epochs {
             order.shuffle(&mut shuffle_rng);
             let mut loss_sum = 0.0;
+            let (mut forward_s, mut backward_s, mut update_s) = (0.0, 0.0, 0.0);
             for chunk in order.chunks(config.batch_size) {
                 let mut batch: Vec<Encoding> = chunk.iter().map(|&idx| encodings[idx].clone()).collect();
                 let targets: Vec<u32> = chunk.iter().map(|&idx| labels[idx] as u32).collect();
+                let started = std::time::Instant::now();
                 let loss = self.batch_loss(&mut batch, targets)?;
-                optimizer.backward_step(&loss).map_err(compute_err)?;
+                let forward_done = std::time::Instant::now();
+                let grads = loss.backward().map_err(compute_err)?;
+                let backward_done = std::time::Instant::now();
+                optimizer.step(&grads).map_err(compute_err)?;
+                forward_s += (forward_done - started).as_secs_f64();
+                backward_s += (backward_done - forward_done).as_secs_f64();
+                update_s += backward_done.elapsed().as_secs_f64();
                 let loss = loss.to_scalar::<f32>().map_err(compute_err)?;
                 step += 1;
                 if !loss.is_finite() {
@@ -220,7 +230,14 @@ impl TextClassifier {
                 loss_sum += loss;
                 on_step(step, n_steps, loss);
             }
-            tracing::debug!(epoch, mean_loss = loss_sum / n_batches as f32, "fine-tuning epoch finished");
+            tracing::debug!(
+                epoch,
+                mean_loss = loss_sum / n_batches as f32,
+                forward_s,
+                backward_s,
+                update_s,
+                "fine-tuning epoch finished"
+            );
         }
         Ok(())
     }
