@@ -50,7 +50,7 @@ def test_generate_on_the_embedded_model_returns_rows_manifest_and_folder(run: An
     assert any(event["event"] == "step" for event in events)
 
 
-def test_to_dataset_and_to_pandas_round_trip(run: Any) -> None:
+def test_to_dataset_and_to_pandas_round_trip(run: Any, tmp_path: Path) -> None:
     result, _ = run
     dataset = result.to_dataset()
     assert dataset.num_rows == len(result.rows)
@@ -59,7 +59,9 @@ def test_to_dataset_and_to_pandas_round_trip(run: Any) -> None:
     frame = result.to_pandas()
     assert list(frame["text"]) == [row["text"] for row in result.rows]
     # The folder itself loads as a Hugging Face dataset (the card names dataset.jsonl).
-    loaded = datasets.load_dataset(str(result.out), split="train")
+    # A cache of this test's own: Hugging Face's is keyed by the folder, which an earlier test
+    # session may have used for other rows.
+    loaded = datasets.load_dataset(str(result.out), split="train", cache_dir=str(tmp_path / "hf-cache"))
     assert loaded["text"] == dataset["text"]
     # A Dataset goes back into genprompt: the same metrics as from the file.
     from_dataset = genprompt.evaluate(dataset, TEST_ROWS, runs=1, progress=False)
