@@ -188,7 +188,7 @@ impl Encoder for MiniLmEncoder {
             }
         }
         for row in &rows {
-            out.push_normalised(row);
+            out.push_normalised(row)?;
         }
         Ok(out)
     }

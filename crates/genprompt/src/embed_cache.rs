@@ -59,6 +59,12 @@ impl Encoder for CachedEncoder<'_> {
         };
         if !missing.is_empty() {
             let fresh = self.inner.encode(&missing)?;
+            // An encoder is outside code: one that returns another number of rows is an error
+            // here, not a missing cache entry (and a panic) below.
+            if fresh.len() != missing.len() {
+                let why = format!("the encoder returned {} rows for {} texts", fresh.len(), missing.len());
+                return Err(EmbedError::Shape(why));
+            }
             let mut cache = self.cache.lock();
             for (text, row) in missing.iter().zip(fresh.rows()) {
                 cache.insert((*text).to_string(), row.to_vec());
@@ -67,7 +73,9 @@ impl Encoder for CachedEncoder<'_> {
         let cache = self.cache.lock();
         let mut embeddings = Embeddings::new(self.inner.dim());
         for text in texts {
-            embeddings.push(&cache[*text]);
+            // Invariant: every text was cached above, or before (with a row of the right length).
+            let row = cache.get(*text).ok_or_else(|| EmbedError::Encode(format!("no vector for {text:?}")))?;
+            embeddings.push(row)?;
         }
         Ok(embeddings)
     }
