@@ -80,3 +80,39 @@ impl Encoder for CachedEncoder<'_> {
         Ok(embeddings)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Answers one row fewer than it was given texts, each of the wrong length when `wide`.
+    struct Broken {
+        identity: EncoderIdentity,
+        wide: bool,
+    }
+
+    impl Encoder for Broken {
+        fn identity(&self) -> &EncoderIdentity {
+            &self.identity
+        }
+        fn dim(&self) -> usize {
+            2
+        }
+        fn encode(&self, texts: &[&str]) -> Result<Embeddings, EmbedError> {
+            let (dim, n) = if self.wide { (3, texts.len()) } else { (2, texts.len().saturating_sub(1)) };
+            Embeddings::from_flat(dim, vec![1.0; dim * n])
+        }
+    }
+
+    #[test]
+    fn an_encoder_with_too_few_or_too_long_rows_is_an_error_not_a_panic() {
+        for wide in [false, true] {
+            let identity = EncoderIdentity { name: "broken".into(), weights_sha256: String::new() };
+            let inner = Broken { identity, wide };
+            let cache = EmbeddingCache::default();
+            let reuse = CachedEncoder { inner: &inner, cache: &cache, mode: CacheUse::Reuse };
+            let err = reuse.encode(&["a", "b"]).unwrap_err();
+            assert!(matches!(err, EmbedError::Shape(_)), "wide {wide}: {err}");
+        }
+    }
+}
