@@ -12,7 +12,11 @@
 //! batch-mates (the embedded engine, answered through `BatchSession`), that key does not cover
 //! everything that made the reply, so such a session neither reads nor writes the shared cache
 //! (a reply made beside other requests, in another run, would break "same seed, same bytes");
-//! it still uses the run's journal, which holds the replies this very run was given.
+//! it still uses the run's journal, which holds the replies this very run was given. What that
+//! does not give back: a resumed steady run on such a backend rebuilds the interrupted run's
+//! state exactly, but its remaining requests meet other batch-mates than they would have without
+//! the interruption, so the rest of its rows may differ from an uninterrupted run's (the
+//! generational schedule, which resends whole calls, has no such gap).
 
 use std::collections::{HashMap, VecDeque};
 
