@@ -121,7 +121,7 @@ fn clustered(n_rows: usize, n_labels: usize, rng_seed: u64) -> (genprompt_embed:
         rows.push(centres[label].iter().map(|c| c + rng.random_range(-1.5f32..1.5)).collect::<Vec<f32>>());
         labels.push(label);
     }
-    (genprompt_embed::Embeddings::from_rows_normalised(dim, &rows), labels)
+    (genprompt_embed::Embeddings::from_rows_normalised(dim, &rows).expect("rows of length dim"), labels)
 }
 
 /// Peak resident memory of this process so far, from /proc (Linux).
@@ -152,7 +152,8 @@ fn bench_eval() {
         let judge = Probe::train(&real, &real_labels, 4, &ProbeConfig::standard()).expect("probe trains");
         let started = Instant::now();
         let report =
-            intrinsic_report(&synthetic, &labels, &text_refs, Some((&real, &judge)), &IntrinsicConfig::standard());
+            intrinsic_report(&synthetic, &labels, &text_refs, Some((&real, &judge)), &IntrinsicConfig::standard())
+                .expect("rows, labels and texts match");
         let metrics_s = started.elapsed().as_secs_f64();
         let accuracy = probe.predict(&real).iter().zip(&real_labels).filter(|(p, g)| p == g).count() as f64 / 7_600.0;
         (probe_s, metrics_s, accuracy, report.aps.overall.unwrap_or(0.0))

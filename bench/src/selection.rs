@@ -73,7 +73,8 @@ pub fn run() {
             let mut next = 0;
             let mut take = |k: usize| {
                 let rows =
-                    Embeddings::from_flat(real.dim(), real.as_flat()[next * real.dim()..][..k * real.dim()].to_vec());
+                    Embeddings::from_flat(real.dim(), real.as_flat()[next * real.dim()..][..k * real.dim()].to_vec())
+                        .expect("whole rows");
                 next += k;
                 rows
             };
@@ -125,7 +126,7 @@ impl Source {
             let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt();
             row.iter_mut().for_each(|v| *v /= norm);
         }
-        Embeddings::from_flat(DIM, data)
+        Embeddings::from_flat(DIM, data).expect("whole rows of DIM")
     }
 }
 
@@ -376,7 +377,7 @@ fn read_embeddings(path: &str) -> Embeddings {
         let (_, row) = item.expect("row parses");
         let vector = row.extra.get("embedding").and_then(|v| v.as_array()).expect("row has an embedding");
         let values: Vec<f32> = vector.iter().map(|v| v.as_f64().expect("number") as f32).collect();
-        embeddings.push(&values);
+        embeddings.push(&values).expect("embeddings of the benchmark's dimension");
     }
     embeddings
 }

@@ -1,5 +1,8 @@
 //! What the user sees while work runs: progress bars on a terminal, plain lines otherwise.
 
+// Lock convention: `lock().expect("progress lock")` below. Every critical section only updates a
+// bar and counters and calls nothing that panics, so the lock is never poisoned.
+
 use std::io::IsTerminal;
 use std::sync::Mutex;
 use std::time::Instant;
@@ -43,7 +46,7 @@ impl Progress {
         if self.bars {
             let bar = ProgressBar::new(total).with_style(
                 ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} {msg} ({elapsed}, eta {eta})")
-                    .expect("valid template")
+                    .expect("invariant: the template is a constant, parsed by every run that draws bars")
                     .progress_chars("=> "),
             );
             bar.set_prefix(label.to_string());

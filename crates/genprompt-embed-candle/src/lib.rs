@@ -197,7 +197,7 @@ impl Encoder for MiniLmEncoder {
             rows[idx] = row;
         }
         for row in &rows {
-            out.push_normalised(row);
+            out.push_normalised(row)?;
         }
         Ok(out)
     }

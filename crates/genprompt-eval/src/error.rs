@@ -1,5 +1,5 @@
-/// Why a probe could not be trained. Training inputs come from datasets and caches, so bad input is
-/// reported as an error rather than a panic.
+/// Why a probe could not be trained or a measure computed. Inputs come from datasets, caches and
+/// encoders outside this crate, so bad input is reported as an error rather than a panic.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum EvalError {
     #[error("cannot train a probe on an empty training set")]
@@ -14,4 +14,10 @@ pub enum EvalError {
     NonFinite { row_idx: usize },
     #[error("invalid probe config: {0}")]
     InvalidConfig(&'static str),
+    #[error("synthetic embeddings of dimension {synthetic} compared with real ones of dimension {real}")]
+    DimensionMismatch { synthetic: usize, real: usize },
+    #[error("{n_rows} embedding rows but {n_texts} texts")]
+    TextCountMismatch { n_rows: usize, n_texts: usize },
+    #[error("CMD needs at least one moment")]
+    NoMoments,
 }

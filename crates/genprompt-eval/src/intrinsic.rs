@@ -12,8 +12,8 @@ use genprompt_embed::Embeddings;
 use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, ArrayView2, s};
 
-use crate::Probe;
 use crate::rng::sample_indices;
+use crate::{EvalError, Probe};
 
 /// Query rows per tile.
 const QUERY_BLOCK: usize = 256;
@@ -33,12 +33,14 @@ const CMD_INTERVAL_WIDTH: f64 = 2.0;
 /// Zellinger's code. Two passes over the rows (mean, then centred powers), f64 accumulation,
 /// O(n_moments * dim) memory.
 ///
-/// `None` if either set is empty. Panics if the dimensions differ or `n_moments` is 0 (caller bugs).
-pub fn cmd(synthetic: &Embeddings, real: &Embeddings, n_moments: usize) -> Option<f64> {
-    assert_same_dim(synthetic, real);
-    assert!(n_moments > 0, "CMD needs at least one moment");
+/// `None` if either set is empty; an error if the dimensions differ or `n_moments` is 0.
+pub fn cmd(synthetic: &Embeddings, real: &Embeddings, n_moments: usize) -> Result<Option<f64>, EvalError> {
+    check_same_dim(synthetic, real)?;
+    if n_moments == 0 {
+        return Err(EvalError::NoMoments);
+    }
     if synthetic.is_empty() || real.is_empty() {
-        return None;
+        return Ok(None);
     }
     let synthetic_moments = central_moments(synthetic, n_moments);
     let real_moments = central_moments(real, n_moments);
@@ -49,7 +51,7 @@ pub fn cmd(synthetic: &Embeddings, real: &Embeddings, n_moments: usize) -> Optio
         let distance: f64 = synthetic_moment.iter().zip(real_moment).map(|(a, b)| (a - b) * (a - b)).sum();
         total += distance.sqrt() * scale;
     }
-    Some(total)
+    Ok(Some(total))
 }
 
 /// Remote-clique score (Li et al. 2023, after Cox et al. 2021): the mean over rows of the mean
@@ -130,11 +132,11 @@ pub fn chamfer_n_queries(n_rows: usize, max_queries: usize) -> usize {
 /// 7.6k real rows against 100k x 384), memory one tile plus `QUERY_BLOCK * k` values. With fewer
 /// than `k` synthetic rows, all of them are averaged.
 ///
-/// `None` if either set is empty or `k == 0`. Panics if the dimensions differ (a caller bug).
-pub fn top_k_similarity(real: &Embeddings, synthetic: &Embeddings, k: usize) -> Option<f64> {
-    assert_same_dim(synthetic, real);
+/// `None` if either set is empty or `k == 0`; an error if the dimensions differ.
+pub fn top_k_similarity(real: &Embeddings, synthetic: &Embeddings, k: usize) -> Result<Option<f64>, EvalError> {
+    check_same_dim(synthetic, real)?;
     if real.is_empty() || synthetic.is_empty() || k == 0 {
-        return None;
+        return Ok(None);
     }
     let k = k.min(synthetic.len());
     let dim = real.dim();
@@ -156,43 +158,40 @@ pub fn top_k_similarity(real: &Embeddings, synthetic: &Embeddings, k: usize) -> 
         });
         total += best.chunks_exact(k).map(|top| top.iter().map(|&x| f64::from(x)).sum::<f64>() / k as f64).sum::<f64>();
     }
-    Some(total / real.len() as f64)
+    Ok(Some(total / real.len() as f64))
 }
 
 /// Share of synthetic rows that a probe trained on real data assigns to their own label, i.e. the
 /// accuracy of the real-data probe on the synthetic set. Higher = the texts carry their label the
 /// way real texts do; low values flag off-label or ambiguous generations.
 ///
-/// 0 for an empty set, like the accuracy of [`crate::classification_report`]. Panics if the
-/// lengths differ, a label is outside the probe's label table or the dimensions differ (caller
-/// bugs).
-pub fn label_faithfulness(probe: &Probe, synthetic: &Embeddings, synthetic_labels: &[usize]) -> f64 {
-    assert_eq!(
-        synthetic.len(),
-        synthetic_labels.len(),
-        "{} embedding rows but {} labels",
-        synthetic.len(),
-        synthetic_labels.len()
-    );
-    if let Some(&label_idx) = synthetic_labels.iter().find(|&&label_idx| label_idx >= probe.n_labels()) {
-        panic!("label index {label_idx} out of range for a probe of {} labels", probe.n_labels());
+/// 0 for an empty set, like the accuracy of [`crate::classification_report`]. An error if the
+/// lengths differ, a label is outside the probe's label table or the dimensions differ.
+pub fn label_faithfulness(probe: &Probe, synthetic: &Embeddings, synthetic_labels: &[usize]) -> Result<f64, EvalError> {
+    if synthetic.len() != synthetic_labels.len() {
+        return Err(EvalError::LengthMismatch { n_rows: synthetic.len(), n_row_labels: synthetic_labels.len() });
+    }
+    if let Some((row_idx, &label_idx)) =
+        synthetic_labels.iter().enumerate().find(|&(_, &label_idx)| label_idx >= probe.n_labels())
+    {
+        return Err(EvalError::LabelOutOfRange { row_idx, label_idx, n_labels: probe.n_labels() });
     }
     if synthetic.is_empty() {
-        return 0.0;
+        return Ok(0.0);
+    }
+    if synthetic.dim() != probe.dim() {
+        return Err(EvalError::DimensionMismatch { synthetic: synthetic.dim(), real: probe.dim() });
     }
     let predicted = probe.predict(synthetic);
     let n_agreeing = predicted.iter().zip(synthetic_labels).filter(|(predicted, gold)| predicted == gold).count();
-    n_agreeing as f64 / synthetic.len() as f64
+    Ok(n_agreeing as f64 / synthetic.len() as f64)
 }
 
-fn assert_same_dim(synthetic: &Embeddings, real: &Embeddings) {
-    assert_eq!(
-        synthetic.dim(),
-        real.dim(),
-        "synthetic embeddings of dimension {} compared with real ones of dimension {}",
-        synthetic.dim(),
-        real.dim()
-    );
+fn check_same_dim(synthetic: &Embeddings, real: &Embeddings) -> Result<(), EvalError> {
+    if synthetic.dim() != real.dim() {
+        return Err(EvalError::DimensionMismatch { synthetic: synthetic.dim(), real: real.dim() });
+    }
+    Ok(())
 }
 
 /// `moments[0]` is the mean; `moments[k - 1]` for `k >= 2` is the central moment of order `k`, per

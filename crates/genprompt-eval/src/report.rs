@@ -5,7 +5,7 @@ use genprompt_embed::Embeddings;
 use crate::intrinsic::{chamfer, chamfer_n_queries, cmd, label_faithfulness, remote_clique, top_k_similarity};
 use crate::self_bleu::{corpus_self_bleu, self_bleu_n_hypotheses};
 use crate::text_stats::{Corpus, TextStats};
-use crate::{Aps, Probe, aps};
+use crate::{Aps, EvalError, Probe, aps};
 
 /// How the intrinsic measures are computed. No `Default`: use [`IntrinsicConfig::standard`] and
 /// override fields, so the values recorded with the results are chosen on purpose.
@@ -64,15 +64,16 @@ pub struct IntrinsicReport {
 /// row); `real` is the real embeddings and a probe trained on real data, for CMD, top-k similarity
 /// and label faithfulness.
 ///
-/// The texts are tokenized once for the text statistics and self-BLEU. Panics if the labels or
-/// texts do not match the rows one to one, or on the caller bugs listed by each measure.
+/// The texts are tokenized once for the text statistics and self-BLEU. An error if the labels or
+/// texts do not match the rows one to one, a label is unknown to the probe, or the dimensions of
+/// the synthetic rows, the real rows and the probe differ.
 pub fn intrinsic_report(
     synthetic: &Embeddings,
     synthetic_labels: &[usize],
     synthetic_texts: &[&str],
     real: Option<(&Embeddings, &Probe)>,
     config: &IntrinsicConfig,
-) -> IntrinsicReport {
+) -> Result<IntrinsicReport, EvalError> {
     let (real, judge) = (real.map(|(x, _)| x), real.map(|(_, probe)| probe));
     intrinsic_report_with(synthetic, synthetic_labels, synthetic_texts, real, judge, config)
 }
@@ -87,30 +88,30 @@ pub fn intrinsic_report_with(
     real: Option<&Embeddings>,
     judge: Option<&Probe>,
     config: &IntrinsicConfig,
-) -> IntrinsicReport {
+) -> Result<IntrinsicReport, EvalError> {
     let n_synthetic = synthetic.len();
-    assert_eq!(
-        n_synthetic,
-        synthetic_labels.len(),
-        "{n_synthetic} embedding rows but {} labels",
-        synthetic_labels.len()
-    );
-    assert_eq!(n_synthetic, synthetic_texts.len(), "{n_synthetic} embedding rows but {} texts", synthetic_texts.len());
+    if n_synthetic != synthetic_labels.len() {
+        return Err(EvalError::LengthMismatch { n_rows: n_synthetic, n_row_labels: synthetic_labels.len() });
+    }
+    if n_synthetic != synthetic_texts.len() {
+        return Err(EvalError::TextCountMismatch { n_rows: n_synthetic, n_texts: synthetic_texts.len() });
+    }
     let corpus = Corpus::new(synthetic_texts);
-    IntrinsicReport {
+    let label_faithfulness = judge.map(|probe| label_faithfulness(probe, synthetic, synthetic_labels)).transpose()?;
+    Ok(IntrinsicReport {
         n_synthetic,
         n_real: real.map(Embeddings::len),
         aps: aps(synthetic, synthetic_labels),
         remote_clique: remote_clique(synthetic),
         chamfer: chamfer(synthetic, config.chamfer_max_queries, config.rng_seed),
         chamfer_n_queries: chamfer_n_queries(n_synthetic, config.chamfer_max_queries),
-        cmd: real.and_then(|real| cmd(synthetic, real, config.n_moments)),
-        top_k_similarity: real.and_then(|real| top_k_similarity(real, synthetic, config.top_k)),
-        label_faithfulness: judge.map(|probe| label_faithfulness(probe, synthetic, synthetic_labels)),
+        cmd: real.map(|real| cmd(synthetic, real, config.n_moments)).transpose()?.flatten(),
+        top_k_similarity: real.map(|real| top_k_similarity(real, synthetic, config.top_k)).transpose()?.flatten(),
+        label_faithfulness,
         text: corpus.stats(),
         self_bleu: corpus_self_bleu(&corpus, config.self_bleu_hypotheses, config.rng_seed),
         self_bleu_n_hypotheses: self_bleu_n_hypotheses(n_synthetic, config.self_bleu_hypotheses),
-    }
+    })
 }
 
 #[cfg(test)]

@@ -90,16 +90,16 @@ fn check_aps(embeddings: &Embeddings, labels: &[usize], expected: [Option<f64>; 
 #[test]
 fn aps_matches_hand_computation() {
     // Dots: ab = 0, ac = 0.6, bc = 0.8. Same label: ab only. Different labels: ac, bc.
-    let embeddings = Embeddings::from_flat(2, vec![1.0, 0.0, 0.0, 1.0, 0.6, 0.8]);
+    let embeddings = Embeddings::from_flat(2, vec![1.0, 0.0, 0.0, 1.0, 0.6, 0.8]).unwrap();
     check_aps(&embeddings, &[0, 0, 1], [Some(1.4 / 3.0), Some(0.0), Some(0.7)], 1e-6);
 }
 
 #[test]
 fn aps_without_pairs_is_none() {
-    let one = Embeddings::from_flat(2, vec![1.0, 0.0]);
+    let one = Embeddings::from_flat(2, vec![1.0, 0.0]).unwrap();
     check_aps(&one, &[0], [None, None, None], 0.0);
     check_aps(&Embeddings::new(2), &[], [None, None, None], 0.0);
-    let two = Embeddings::from_flat(2, vec![1.0, 0.0, 0.0, 1.0]);
+    let two = Embeddings::from_flat(2, vec![1.0, 0.0, 0.0, 1.0]).unwrap();
     check_aps(&two, &[0, 1], [Some(0.0), None, Some(0.0)], 1e-12);
     check_aps(&two, &[1, 1], [Some(0.0), Some(0.0), None], 1e-12);
 }
@@ -110,7 +110,7 @@ fn aps_matches_brute_force_pairwise_loop() {
     let dim = 24;
     let mut rows: Vec<Vec<f32>> = (0..61).map(|_| (0..dim).map(|_| gaussian(&mut rng)).collect()).collect();
     rows[7] = vec![0.0; dim]; // encoders keep empty texts as zero rows
-    let embeddings = Embeddings::from_rows_normalised(dim, &rows);
+    let embeddings = Embeddings::from_rows_normalised(dim, &rows).unwrap();
     // Label 3 has a single row and label 4 none, to exercise labels without pairs.
     let mut labels: Vec<usize> = (0..rows.len()).map(|_| rng.random_range(0..3)).collect();
     labels[20] = 3;
@@ -141,7 +141,7 @@ const DIM: usize = 384;
 
 fn unit_directions(rng: &mut ChaCha8Rng, n_labels: usize) -> Vec<Vec<f32>> {
     let rows: Vec<Vec<f32>> = (0..n_labels).map(|_| (0..DIM).map(|_| gaussian(rng)).collect()).collect();
-    Embeddings::from_rows_normalised(DIM, &rows).rows().map(<[f32]>::to_vec).collect()
+    Embeddings::from_rows_normalised(DIM, &rows).unwrap().rows().map(<[f32]>::to_vec).collect()
 }
 
 /// Row `i` has label `i % n_labels`: its direction plus Gaussian noise of expected norm `noise`,
@@ -153,7 +153,7 @@ fn clusters(rng: &mut ChaCha8Rng, directions: &[Vec<f32>], n_rows: usize, noise:
     for row_idx in 0..n_rows {
         let label_idx = row_idx % directions.len();
         let row: Vec<f32> = directions[label_idx].iter().map(|&x| x + scale * gaussian(rng)).collect();
-        embeddings.push_normalised(&row);
+        embeddings.push_normalised(&row).unwrap();
         labels.push(label_idx);
     }
     (embeddings, labels)
@@ -238,7 +238,7 @@ fn single_label_training_set_predicts_that_label() {
 #[test]
 fn probe_rejects_bad_input() {
     let config = ProbeConfig::standard();
-    let two = Embeddings::from_flat(2, vec![1.0, 0.0, 0.0, 1.0]);
+    let two = Embeddings::from_flat(2, vec![1.0, 0.0, 0.0, 1.0]).unwrap();
     let train = |embeddings: &Embeddings, labels: &[usize], n_labels, config: &ProbeConfig| {
         Probe::train(embeddings, labels, n_labels, config).unwrap_err()
     };
@@ -246,7 +246,7 @@ fn probe_rejects_bad_input() {
     assert_eq!(train(&two, &[0, 1], 0, &config), EvalError::NoLabels);
     assert_eq!(train(&two, &[0], 2, &config), EvalError::LengthMismatch { n_rows: 2, n_row_labels: 1 });
     assert_eq!(train(&two, &[0, 2], 2, &config), EvalError::LabelOutOfRange { row_idx: 1, label_idx: 2, n_labels: 2 });
-    let nan = Embeddings::from_flat(2, vec![1.0, 0.0, f32::NAN, 1.0]);
+    let nan = Embeddings::from_flat(2, vec![1.0, 0.0, f32::NAN, 1.0]).unwrap();
     assert_eq!(train(&nan, &[0, 1], 2, &config), EvalError::NonFinite { row_idx: 1 });
     let no_steps = ProbeConfig { steps: 0, ..config.clone() };
     assert!(matches!(train(&two, &[0, 1], 2, &no_steps), EvalError::InvalidConfig(_)));
@@ -277,10 +277,11 @@ fn per_label_scores_are_averaged_over_runs_not_taken_from_the_first() {
 #[test]
 fn without_a_judge_label_faithfulness_is_left_out_but_the_real_set_still_counts() {
     let rows = [[1.0f32, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9]];
-    let x = Embeddings::from_rows_normalised(2, &rows);
+    let x = Embeddings::from_rows_normalised(2, &rows).unwrap();
     let texts = ["a b", "a c", "d e", "d f"];
     let report =
-        crate::intrinsic_report_with(&x, &[0, 0, 1, 1], &texts, Some(&x), None, &crate::IntrinsicConfig::standard());
+        crate::intrinsic_report_with(&x, &[0, 0, 1, 1], &texts, Some(&x), None, &crate::IntrinsicConfig::standard())
+            .unwrap();
     assert_eq!(report.label_faithfulness, None);
     assert_eq!(report.n_real, Some(4));
     assert!(report.cmd.is_some() && report.top_k_similarity.is_some());

@@ -73,6 +73,8 @@ impl Corpus {
                         let id = u32::try_from(ids.len())
                             .ok()
                             .filter(|&id| id < u32::MAX)
+                            // Invariant in practice: 2^32 distinct words need over 16 GiB of
+                            // strings before this id is reached.
                             .expect("fewer than 2^32 - 1 distinct words");
                         ids.insert(lowered.clone(), id);
                         id

@@ -54,6 +54,7 @@ impl HttpEncoder {
         };
         if dim.is_none() {
             let probe = encoder.request(vec![vec!["dimension probe".to_string()]]).pop();
+            // Invariant: `request` returns one result per batch, and one batch was sent.
             let vectors = probe.expect("one batch, one result").map_err(load)?;
             encoder.dim = vectors.first().map_or(0, Vec::len);
             if encoder.dim == 0 {
@@ -101,7 +102,7 @@ impl Encoder for HttpEncoder {
                     let why = format!("the server sent a vector of length {} instead of {}", vector.len(), self.dim);
                     return Err(EmbedError::Encode(why));
                 }
-                embeddings.push_normalised(&vector);
+                embeddings.push_normalised(&vector)?;
             }
         }
         Ok(embeddings)

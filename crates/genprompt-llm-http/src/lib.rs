@@ -243,7 +243,11 @@ where
     };
     // `block_on` panics inside an async context; there, block a helper thread instead.
     let results = if tokio::runtime::Handle::try_current().is_ok() {
-        std::thread::scope(|s| s.spawn(|| runtime.block_on(collect)).join().expect("collecting never panics"))
+        // A panic there can only come from the caller's `on_done` callback: it goes on unwinding
+        // in the caller, as it would have without the helper thread.
+        std::thread::scope(|s| {
+            s.spawn(|| runtime.block_on(collect)).join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })
     } else {
         runtime.block_on(collect)
     };

@@ -6,6 +6,10 @@
 //! scripts do not depend on the order in which concurrent requests arrive. Once a key's script is
 //! used up, hits get the default answer. Embeddings are deterministic, unnormalised vectors
 //! ([`embedding`]) of a settable dimension.
+//!
+//! Test harness only (feature `testing`): its `expect`s are the harness's own preconditions (a
+//! loopback port, a runtime, scripts with valid status codes and headers); a panic there fails
+//! the test that wrote the script, which is what a broken script should do.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;

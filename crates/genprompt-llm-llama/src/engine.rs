@@ -126,6 +126,7 @@ impl Engine<'_> {
                 break;
             }
         }
+        // Invariant: every index is in `todo` until it gets a reply or its last try's error.
         replies.into_iter().map(|reply| reply.expect("every request is answered; this is a bug")).collect()
     }
 
@@ -156,6 +157,7 @@ impl Engine<'_> {
         for request in prepared {
             group.push(request);
             if group.len() > self.n_parallel || self.kv_need(&group) > self.n_ctx as usize {
+                // Invariant: `request` was pushed on the line above, so the group is not empty.
                 let request = group.pop().expect("just pushed");
                 self.run_group(ctx, std::mem::take(&mut group), replies);
                 group.push(request);

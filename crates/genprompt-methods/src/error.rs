@@ -22,6 +22,10 @@ pub enum MethodError {
     TooManyFailures { failed: usize, calls: usize, limit: f64, last_error: String },
     #[error("interrupted")]
     Interrupted,
+    /// A method, chat session or encoder used out of its documented contract (e.g. a session
+    /// returning a request it was never given): a bug outside the loop, reported, not a panic.
+    #[error("{0}")]
+    Contract(String),
     /// The observer (e.g. the run journal) could not take a batch.
     #[error(transparent)]
     Observer(Box<dyn std::error::Error + Send + Sync>),
@@ -36,6 +40,7 @@ impl MethodError {
                 | MethodError::EmbeddingShape { .. }
                 | MethodError::TooManyFailures { .. }
                 | MethodError::Interrupted
+                | MethodError::Contract(_)
                 | MethodError::Observer(_)
         )
     }

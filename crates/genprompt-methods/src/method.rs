@@ -27,7 +27,8 @@ pub struct Draft {
 /// request at a time (`next_draft`) and reporting each draft's fate (`kept`, `draft_settled`).
 ///
 /// That order is the contract: `next_batch`, `next_draft` or `kept` before any `start_label` is a
-/// caller bug, and methods may panic on it.
+/// caller bug; since callers are outside code, a method answers it with no draft or an error
+/// (`MethodError::Contract`), not a panic.
 pub trait Method {
     /// Name in the manifest, e.g. "genetic" or "simprompt".
     fn name(&self) -> &'static str;

@@ -47,7 +47,7 @@ impl ChatModel for BatchBound {
     fn chat(&self, requests: &[ChatRequest]) -> Vec<Result<ChatReply, LlmError>> {
         self.calls.lock().unwrap().push(requests.len());
         let mates: Vec<&str> = requests.iter().map(prompt).collect();
-        let settings = self.identity.batch_settings.as_deref().unwrap();
+        let settings = self.identity.batch_settings.as_deref().unwrap_or("no settings");
         requests
             .iter()
             .map(|request| {
@@ -195,4 +195,45 @@ fn a_backend_with_too_few_or_too_many_results_gives_errors_not_a_panic() {
             assert!(got[2].contains("returned 2 results for 3 requests"), "{case}: {got:?}");
         }
     }
+}
+
+/// Submits `prompts` to a session of `chat` and returns the replies in hand-out order.
+fn steady(chat: &StoredChat<BatchBound>, prompts: &[&str]) -> Vec<String> {
+    let mut session = chat.session();
+    for (id, prompt) in prompts.iter().enumerate() {
+        session.submit(id as u64, request(prompt));
+    }
+    let mut replies = Vec::new();
+    while let Some((_, result)) = session.next() {
+        replies.push(texts(&[result]).remove(0));
+    }
+    replies
+}
+
+#[test]
+fn a_steady_session_on_a_batch_dependent_backend_neither_reads_nor_writes_the_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("responses.sqlite");
+    // A steady run asks for "a" beside "b" (one call of the batch adapter) ...
+    let first = cached(BatchBound::new("threads=2"), &cache, CacheMode::Use);
+    assert_eq!(steady(&first, &["a", "b"]), ["a in [a,b] at threads=2", "b in [a,b] at threads=2"]);
+    assert_eq!(ResponseCache::open(&cache).unwrap().len().unwrap(), 0, "per-request keys are not stored");
+    // ... so a later one asking for "a" beside "c" gets what it gets without a cache, not "a in [a,b]".
+    let second = cached(BatchBound::new("threads=2"), &cache, CacheMode::Use);
+    let with_cache = steady(&second, &["a", "c"]);
+    let no_cache = cached(BatchBound::new("threads=2"), &cache, CacheMode::Off);
+    assert_eq!(with_cache, steady(&no_cache, &["a", "c"]));
+    assert_eq!(with_cache[0], "a in [a,c] at threads=2");
+    assert_eq!((second.stats().cache_hits, second.stats().sent), (0, 2));
+
+    // A backend whose replies depend on the request alone still shares its steady replies.
+    let identity = ModelIdentity { batch_settings: None, ..BatchBound::new("any").identity };
+    let plain = || {
+        let model = BatchBound { identity: identity.clone(), ..BatchBound::new("any") };
+        cached(model, &cache, CacheMode::Use)
+    };
+    let (one, two) = (plain(), plain());
+    let first = steady(&one, &["a", "b"]);
+    assert_eq!(steady(&two, &["a", "c"])[0], first[0]);
+    assert_eq!(two.stats().cache_hits, 1);
 }

@@ -46,6 +46,17 @@ struct Stores {
     cache: Option<ResponseCache>,
 }
 
+/// Whether a lookup or a record may use the shared cache. The cache promises "same key, same
+/// reply" across runs; a key that does not cover everything that made the reply (a streaming
+/// session's per-request key on a backend whose replies depend on their batch-mates) must
+/// neither read nor write it. The run's own journal is used either way: within one run the key
+/// names the request that was really answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Shared {
+    Use,
+    Skip,
+}
+
 impl<M: ChatModel> StoredChat<M> {
     /// `journal`: this run's journal, if it has one; `cache`: the shared cache, used per `mode`.
     /// With `retry_failed`, requests whose failure the journal holds are sent again.
@@ -79,6 +90,11 @@ impl<M: ChatModel> StoredChat<M> {
         RequestKey::of(&self.scope, request)
     }
 
+    /// Whether the backend's replies depend on their batch-mates.
+    pub(crate) fn batch_dependent(&self) -> bool {
+        self.scope.batch_dependent()
+    }
+
     pub fn inner(&self) -> &M {
         &self.inner
     }
@@ -89,10 +105,12 @@ impl<M: ChatModel> StoredChat<M> {
     }
 
     /// What the stores already know about `request`: a reply, a recorded failure, or nothing.
+    /// `shared`: whether the shared cache may answer (see [`Stores::Shared`]).
     pub(crate) fn lookup(
         &self,
         key: &RequestKey,
         request: &ChatRequest,
+        shared: Shared,
     ) -> Result<Option<Result<ChatReply, LlmError>>, StoreError> {
         let stores = self.stores.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(journal) = &stores.journal {
@@ -107,7 +125,7 @@ impl<M: ChatModel> StoredChat<M> {
                 )))));
             }
         }
-        if let Some(cache) = stores.cache.as_ref().filter(|_| self.mode == CacheMode::Use)
+        if let Some(cache) = stores.cache.as_ref().filter(|_| self.mode == CacheMode::Use && shared == Shared::Use)
             && let Some(reply) = cache.get(key)?
         {
             self.stats.lock().unwrap_or_else(PoisonError::into_inner).cache_hits += 1;
@@ -126,9 +144,10 @@ impl<M: ChatModel> StoredChat<M> {
         key: &RequestKey,
         request: &ChatRequest,
         result: Result<ChatReply, LlmError>,
+        shared: Shared,
     ) -> Result<ChatReply, LlmError> {
         let stores = self.stores.lock().unwrap_or_else(PoisonError::into_inner);
-        self.record_locked(&stores, key, request, result)
+        self.record_locked(&stores, key, request, result, shared)
     }
 
     /// Records a whole batch in one journal transaction: a crash leaves all of it or none.
@@ -137,7 +156,7 @@ impl<M: ChatModel> StoredChat<M> {
         let mut results = Vec::with_capacity(entries.len());
         let batch = || {
             for (key, request, result) in entries {
-                results.push(self.record_locked(&stores, key, request, result));
+                results.push(self.record_locked(&stores, key, request, result, Shared::Use));
             }
             Ok(())
         };
@@ -159,6 +178,7 @@ impl<M: ChatModel> StoredChat<M> {
         key: &RequestKey,
         request: &ChatRequest,
         result: Result<ChatReply, LlmError>,
+        shared: Shared,
     ) -> Result<ChatReply, LlmError> {
         let mut stats = self.stats.lock().unwrap_or_else(PoisonError::into_inner);
         let saved = match &result {
@@ -166,7 +186,8 @@ impl<M: ChatModel> StoredChat<M> {
                 stats.paid_prompt_tokens += u64::from(reply.usage.prompt_tokens);
                 stats.paid_completion_tokens += u64::from(reply.usage.completion_tokens);
                 let journaled = stores.journal.as_ref().map_or(Ok(()), |j| j.record_reply(key, request, reply));
-                journaled.and_then(|()| stores.cache.as_ref().map_or(Ok(()), |c| c.put(key, request, reply)))
+                let cache = stores.cache.as_ref().filter(|_| shared == Shared::Use);
+                journaled.and_then(|()| cache.map_or(Ok(()), |c| c.put(key, request, reply)))
             }
             Err(error) => {
                 stats.failed += 1;
@@ -217,7 +238,7 @@ impl<M: ChatModel> ChatModel for StoredChat<M> {
         let keys = self.scope.keys(requests);
         let mut results: Vec<Option<Result<ChatReply, LlmError>>> = Vec::with_capacity(requests.len());
         for (i, (request, key)) in requests.iter().zip(&keys).enumerate() {
-            let known = self.lookup(key, request).unwrap_or_else(|err| {
+            let known = self.lookup(key, request, Shared::Use).unwrap_or_else(|err| {
                 tracing::error!(error = %err, "cannot read the response store; asking the backend");
                 None
             });
@@ -273,7 +294,7 @@ impl<M: ChatModel> StoredChat<M> {
                 return;
             }
             let i = send[j];
-            let result = self.record(&keys[i], &requests[i], result.clone());
+            let result = self.record(&keys[i], &requests[i], result.clone(), Shared::Use);
             on_reply(i, &result);
             recorded.lock().unwrap_or_else(PoisonError::into_inner)[j] = Some(result);
         });
@@ -282,7 +303,7 @@ impl<M: ChatModel> StoredChat<M> {
             // A backend that skipped the callback for a request still returned its result.
             let i = send[j];
             let result = recorded[j].take().unwrap_or_else(|| {
-                let result = self.record(&keys[i], &requests[i], result);
+                let result = self.record(&keys[i], &requests[i], result, Shared::Use);
                 on_reply(i, &result);
                 result
             });

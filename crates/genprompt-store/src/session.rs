@@ -6,11 +6,23 @@
 //! the logged order first (holding back anything else that arrives meanwhile), which rebuilds the
 //! interrupted run's state exactly, and only then results in arrival order. Replies that were
 //! journaled but never used are answered from the journal (not paid twice) after the replay.
+//!
+//! A session's requests are keyed one by one: which batch the backend answers a request in is
+//! decided by the backend's session, not here. For a backend whose replies depend on their
+//! batch-mates (the embedded engine, answered through `BatchSession`), that key does not cover
+//! everything that made the reply, so such a session neither reads nor writes the shared cache
+//! (a reply made beside other requests, in another run, would break "same seed, same bytes");
+//! it still uses the run's journal, which holds the replies this very run was given. What that
+//! does not give back: a resumed steady run on such a backend rebuilds the interrupted run's
+//! state exactly, but its remaining requests meet other batch-mates than they would have without
+//! the interruption, so the rest of its rows may differ from an uninterrupted run's (the
+//! generational schedule, which resends whole calls, has no such gap).
 
 use std::collections::{HashMap, VecDeque};
 
 use genprompt_llm::{ChatModel, ChatReply, ChatRequest, ChatSession, Completed, LlmError};
 
+use crate::chat::Shared;
 use crate::{RequestKey, StoredChat};
 
 type Answer = Result<ChatReply, LlmError>;
@@ -28,6 +40,8 @@ pub(crate) struct StoredSession<'a, M: ChatModel> {
     arrived: VecDeque<u64>,
     /// The journal's order of use still to replay.
     replay: VecDeque<RequestKey>,
+    /// Whether the shared cache may answer and store (not for a batch-dependent backend).
+    shared: Shared,
 }
 
 impl<'a, M: ChatModel> StoredSession<'a, M> {
@@ -45,6 +59,7 @@ impl<'a, M: ChatModel> StoredSession<'a, M> {
             ready: HashMap::new(),
             arrived: VecDeque::new(),
             replay: replay.unwrap_or_default().into(),
+            shared: if chat.batch_dependent() { Shared::Skip } else { Shared::Use },
         }
     }
 
@@ -55,9 +70,14 @@ impl<'a, M: ChatModel> StoredSession<'a, M> {
 
     /// Records a result from the backend as soon as it is pulled from the backend's session.
     fn take_inner(&mut self, (id, result): Completed) {
-        self.inner_pending -= 1;
-        let (key, request) = &self.submitted[&id];
-        let answer = self.chat.record(key, request, result);
+        self.inner_pending = self.inner_pending.saturating_sub(1);
+        let Some((key, request)) = self.submitted.get(&id) else {
+            // A backend session that hands back an id it was never given (or one already handed
+            // out) broke its contract; the result belongs to no request, so it is logged, not used.
+            tracing::error!(id, "the backend's session returned a result for no pending request; ignored");
+            return;
+        };
+        let answer = self.chat.record(key, request, result, self.shared);
         self.arrive(id, answer);
     }
 
@@ -78,8 +98,10 @@ impl<'a, M: ChatModel> StoredSession<'a, M> {
     }
 
     fn hand_out(&mut self, id: u64, replayed: bool) -> Completed {
+        // Invariant: `deliverable` returns only ids in `ready`, and an id enters `ready` only after
+        // `submitted` (in `submit` or `take_inner`); both entries leave together, right here.
         let answer = self.ready.remove(&id).expect("deliverable results are ready");
-        let (key, _) = self.submitted.remove(&id).expect("handed out once");
+        let (key, _) = self.submitted.remove(&id).expect("ready results are submitted and handed out once");
         if let Some(ids) = self.by_key.get_mut(&key) {
             ids.retain(|other| *other != id);
             if ids.is_empty() {
@@ -96,7 +118,7 @@ impl<'a, M: ChatModel> StoredSession<'a, M> {
 impl<M: ChatModel> ChatSession for StoredSession<'_, M> {
     fn submit(&mut self, id: u64, request: ChatRequest) {
         let key = self.chat.key(&request);
-        let known = self.chat.lookup(&key, &request).unwrap_or_else(|err| {
+        let known = self.chat.lookup(&key, &request, self.shared).unwrap_or_else(|err| {
             tracing::error!(error = %err, "cannot read the response store; asking the backend");
             None
         });

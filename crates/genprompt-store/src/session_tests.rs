@@ -150,3 +150,46 @@ fn a_replay_that_no_longer_matches_goes_on_in_arrival_order() {
     let mut session = second.session();
     assert!(session.next().is_none(), "nothing pending");
 }
+
+/// A backend session that labels every result with an id it was never given.
+struct Stray(Lifo);
+
+struct StraySession<'a>(LifoSession<'a>);
+
+impl ChatModel for Stray {
+    fn identity(&self) -> &ModelIdentity {
+        &self.0.identity
+    }
+    fn chat(&self, requests: &[ChatRequest]) -> Vec<Result<ChatReply, LlmError>> {
+        self.0.chat(requests)
+    }
+    fn session(&self) -> Box<dyn ChatSession + '_> {
+        Box::new(StraySession(LifoSession(&self.0, Vec::new())))
+    }
+}
+
+impl ChatSession for StraySession<'_> {
+    fn submit(&mut self, id: u64, request: ChatRequest) {
+        self.0.submit(id, request);
+    }
+    fn next(&mut self) -> Option<Completed> {
+        self.0.next().map(|(id, result)| (id + 100, result))
+    }
+    fn try_next(&mut self) -> Option<Completed> {
+        self.next()
+    }
+    fn pending(&self) -> usize {
+        self.0.pending()
+    }
+}
+
+#[test]
+fn a_backend_result_for_an_unknown_id_is_ignored_not_a_panic() {
+    let model = Stray(Lifo::new());
+    let scope = Scope::new(model.identity(), None);
+    let chat = StoredChat::new(model, scope, None, None, CacheMode::Off, false);
+    let mut session = chat.session();
+    session.submit(0, request("a"));
+    assert!(session.next().is_none(), "the stray result belongs to no request");
+    assert_eq!(chat.inner().0.sent.lock().unwrap().len(), 1);
+}

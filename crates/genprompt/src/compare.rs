@@ -240,11 +240,7 @@ pub fn compare(config: &CompareConfig, observer: &dyn Observer, cancel: &CancelT
     observer.cleared();
     let comparison = Comparison {
         task: loaded.task.name.clone(),
-        generator: results
-            .first()
-            .and_then(|r| r.manifest.as_ref())
-            // The name itself, not its JSON form with quote marks.
-            .map_or_else(String::new, |m| m["llm"]["name"].as_str().unwrap_or_default().to_string()),
+        generator: generator_name(&results),
         encoder: encoder.identity().to_string(),
         test_set: test.name.clone(),
         details: vec![
@@ -259,6 +255,13 @@ pub fn compare(config: &CompareConfig, observer: &dyn Observer, cancel: &CancelT
     let metrics_file = metrics_path(&config.out);
     write_json_atomic(&metrics_file, &all_metrics)?;
     Ok(Compared { metrics: all_metrics, report: files.html, metrics_path: metrics_file })
+}
+
+/// The generator named in the report's header: the first method's model name itself, not its
+/// JSON form (`Value::to_string` on a string keeps the quote marks).
+fn generator_name(results: &[MethodResult]) -> String {
+    let manifest = results.first().and_then(|r| r.manifest.as_ref());
+    manifest.and_then(|m| m["llm"]["name"].as_str()).unwrap_or_default().to_string()
 }
 
 /// An evaluation of `train` against the compare's test rows.
@@ -314,7 +317,7 @@ fn learning_curve(
         let mut subset = Embeddings::new(x.dim());
         let mut subset_y = Vec::new();
         for &idx in &order[..size] {
-            subset.push(x.row(idx));
+            subset.push(x.row(idx)).expect("invariant: a row of `x` fits a matrix of its dimension");
             subset_y.push(y[idx]);
         }
         let mut scores = Vec::new();
@@ -343,17 +346,36 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_report_header_names_the_generator_without_json_quote_marks() {
+        let manifest = serde_json::json!({"llm": {"name": "qwen2.5-coder-0.5b"}});
+        let result = MethodResult { name: "genetic".into(), manifest: Some(manifest), ..Default::default() };
+        assert_eq!(generator_name(std::slice::from_ref(&result)), "qwen2.5-coder-0.5b");
+        assert_eq!(generator_name(&[]), "", "no method, no generator");
+        // The header of the written report, where the quote marks showed (escaped).
+        let dir = tempfile::tempdir().unwrap();
+        let comparison = Comparison {
+            task: "t".into(),
+            generator: generator_name(std::slice::from_ref(&result)),
+            methods: vec![result],
+            ..Default::default()
+        };
+        let files = genprompt_report::write_report(&comparison, dir.path()).unwrap();
+        let html = std::fs::read_to_string(files.html).unwrap();
+        assert!(html.contains("<li>generator <b>qwen2.5-coder-0.5b</b></li>"), "{html}");
+    }
+
+    #[test]
     fn probes_the_curve_cannot_train_are_counted_not_dropped() {
         let labels = vec!["a".to_string(), "b".to_string()];
         let rows: Vec<[f32; 2]> = (0..20).map(|i| if i % 2 == 0 { [1.0, 0.1] } else { [0.1, 1.0] }).collect();
-        let x = Embeddings::from_rows_normalised(2, &rows);
+        let x = Embeddings::from_rows_normalised(2, &rows).unwrap();
         let y: Vec<usize> = (0..20).map(|i| i % 2).collect();
         // A seed at u64::MAX: the runs' seeds wrap instead of overflowing.
         let clean = learning_curve(&x, &y, &x, &y, &labels, u64::MAX, 2);
         assert_eq!((clean.failed, clean.last_error.is_none()), (0, true));
         assert!(!clean.points.is_empty());
         // Non-finite embeddings: no probe can be trained, and the curve says so.
-        let broken = Embeddings::from_rows_normalised(2, &[[f32::NAN; 2]; 20]);
+        let broken = Embeddings::from_rows_normalised(2, &[[f32::NAN; 2]; 20]).unwrap();
         let test_x = x.clone();
         let curve = learning_curve(&broken, &y, &test_x, &y, &labels, 7, 2);
         assert_eq!(curve.failed, 2 * CURVE_SHARES.len(), "every probe of every share failed");

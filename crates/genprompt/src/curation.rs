@@ -21,7 +21,7 @@ impl ProbeJudge {
         let mut labels = Vec::new();
         for (label_idx, rows) in seed_rows.iter().enumerate() {
             let texts: Vec<&str> = rows.iter().map(|row| row.text.as_str()).collect();
-            embeddings.extend(&encoder.encode(&texts)?);
+            embeddings.extend(&encoder.encode(&texts)?)?;
             labels.extend(std::iter::repeat_n(label_idx, rows.len()));
         }
         let checkpoints = CHECKPOINT_STEPS

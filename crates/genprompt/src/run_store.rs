@@ -103,7 +103,7 @@ impl<'a> Recorder<'a> {
     }
 
     pub fn failures(&self) -> Vec<FailedItem> {
-        self.failures.lock().expect("failures lock").clone()
+        self.failures.lock().expect("the failures lock is never poisoned: pushing and cloning do not panic").clone()
     }
 
     /// Replay, cache, retry and spending figures for the progress line.
@@ -177,7 +177,7 @@ impl RunObserver for Recorder<'_> {
             error: failure.error.to_string(),
         };
         tracing::debug!(label = %item.label, batch = item.batch, request = item.request, error = %item.error, "request failed");
-        self.failures.lock().expect("failures lock").push(item);
+        self.failures.lock().expect("the failures lock is never poisoned: pushing and cloning do not panic").push(item);
     }
 
     fn should_stop(&self) -> bool {

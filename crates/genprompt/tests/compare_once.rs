@@ -72,7 +72,7 @@ impl Encoder for CountingEncoder {
                 let hash = window.iter().fold(7usize, |h, &b| h.wrapping_mul(31).wrapping_add(b as usize));
                 row[hash % 64] += 1.0;
             }
-            embeddings.push_normalised(&row);
+            embeddings.push_normalised(&row)?;
         }
         Ok(embeddings)
     }

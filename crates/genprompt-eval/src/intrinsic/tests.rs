@@ -4,7 +4,9 @@ use rand_chacha::ChaCha8Rng;
 
 use super::{KEY_BLOCK, QUERY_BLOCK};
 use crate::rng::sample_indices;
-use crate::{Probe, ProbeConfig, chamfer, chamfer_n_queries, cmd, label_faithfulness, remote_clique, top_k_similarity};
+use crate::{
+    EvalError, Probe, ProbeConfig, chamfer, chamfer_n_queries, cmd, label_faithfulness, remote_clique, top_k_similarity,
+};
 
 fn assert_close(actual: Option<f64>, expected: f64, tolerance: f64, what: &str) {
     let actual = actual.unwrap_or_else(|| panic!("{what}: None, expected {expected}"));
@@ -27,7 +29,7 @@ fn random_rows(rng_seed: u64, n_rows: usize, dim: usize) -> Embeddings {
         rows[5] = rows[2].clone();
         rows[9] = vec![0.0; dim];
     }
-    Embeddings::from_rows_normalised(dim, &rows)
+    Embeddings::from_rows_normalised(dim, &rows).unwrap()
 }
 
 fn dot(a: &[f32], b: &[f32]) -> f64 {
@@ -37,7 +39,7 @@ fn dot(a: &[f32], b: &[f32]) -> f64 {
 /// Three unit rows a = (1, 0), b = (0, 1), c = (0.6, 0.8): similarities ab 0, ac 0.6, bc 0.8, so
 /// cosine distances ab 1, ac 0.4, bc 0.2.
 fn three_rows() -> Embeddings {
-    Embeddings::from_flat(2, vec![1.0, 0.0, 0.0, 1.0, 0.6, 0.8])
+    Embeddings::from_flat(2, vec![1.0, 0.0, 0.0, 1.0, 0.6, 0.8]).unwrap()
 }
 
 #[test]
@@ -47,20 +49,20 @@ fn cmd_matches_hand_computation() {
     // c5 = (32 - 1 - 1) / 729 = 10/243. Real {0}: every moment 0.
     // CMD = (1/3)/2 + (2/9)/4 + (2/27)/8 + (2/27)/16 + (10/243)/32
     //     = 1/6 + 1/18 + 1/108 + 1/216 + 10/7776 = (1296 + 432 + 72 + 36 + 10) / 7776 = 1846/7776.
-    let synthetic = Embeddings::from_flat(1, vec![1.0, 0.0, 0.0]);
-    let real = Embeddings::from_flat(1, vec![0.0]);
-    assert_close(cmd(&synthetic, &real, 5), 1846.0 / 7776.0, 1e-12, "CMD, 5 moments");
-    assert_close(cmd(&real, &synthetic, 5), 1846.0 / 7776.0, 1e-12, "CMD is symmetric");
-    assert_close(cmd(&synthetic, &real, 1), 1.0 / 6.0, 1e-12, "CMD, mean only");
-    assert_close(cmd(&synthetic, &real, 2), 1.0 / 6.0 + 1.0 / 18.0, 1e-12, "CMD, 2 moments");
+    let synthetic = Embeddings::from_flat(1, vec![1.0, 0.0, 0.0]).unwrap();
+    let real = Embeddings::from_flat(1, vec![0.0]).unwrap();
+    assert_close(cmd(&synthetic, &real, 5).unwrap(), 1846.0 / 7776.0, 1e-12, "CMD, 5 moments");
+    assert_close(cmd(&real, &synthetic, 5).unwrap(), 1846.0 / 7776.0, 1e-12, "CMD is symmetric");
+    assert_close(cmd(&synthetic, &real, 1).unwrap(), 1.0 / 6.0, 1e-12, "CMD, mean only");
+    assert_close(cmd(&synthetic, &real, 2).unwrap(), 1.0 / 6.0 + 1.0 / 18.0, 1e-12, "CMD, 2 moments");
 
     // Two dimensions. Synthetic {(1, 0), (0, 1)}: mean (1/2, 1/2), centred +-1/2 per dimension, so
     // c2 = (1/4, 1/4), c3 = 0, c4 = (1/16, 1/16), c5 = 0. Real {(1, 0), (1, 0)}: mean (1, 0), no spread.
     // CMD = |(-1/2, 1/2)|/2 + |(1/4, 1/4)|/4 + |(1/16, 1/16)|/16 = sqrt(2) * (1/4 + 1/16 + 1/256).
-    let synthetic = Embeddings::from_flat(2, vec![1.0, 0.0, 0.0, 1.0]);
-    let real = Embeddings::from_flat(2, vec![1.0, 0.0, 1.0, 0.0]);
-    assert_close(cmd(&synthetic, &real, 5), 2f64.sqrt() * (0.25 + 0.0625 + 0.00390625), 1e-12, "2-d CMD");
-    assert_close(cmd(&synthetic, &synthetic, 5), 0.0, 1e-15, "CMD of a set with itself");
+    let synthetic = Embeddings::from_flat(2, vec![1.0, 0.0, 0.0, 1.0]).unwrap();
+    let real = Embeddings::from_flat(2, vec![1.0, 0.0, 1.0, 0.0]).unwrap();
+    assert_close(cmd(&synthetic, &real, 5).unwrap(), 2f64.sqrt() * (0.25 + 0.0625 + 0.00390625), 1e-12, "2-d CMD");
+    assert_close(cmd(&synthetic, &synthetic, 5).unwrap(), 0.0, 1e-15, "CMD of a set with itself");
 }
 
 /// The textbook definition, two passes over rows kept as f64 vectors.
@@ -99,30 +101,39 @@ fn cmd_matches_two_pass_definition_on_random_rows() {
     let real = random_rows(2, 333, 24);
     for n_moments in [1, 3, 5, 7] {
         let expected = cmd_two_pass(&synthetic, &real, n_moments);
-        assert_close(cmd(&synthetic, &real, n_moments), expected, 1e-12, &format!("CMD, {n_moments} moments"));
+        assert_close(cmd(&synthetic, &real, n_moments).unwrap(), expected, 1e-12, &format!("CMD, {n_moments} moments"));
     }
     // Different distributions score higher than two samples of the same one.
-    let same = cmd(&random_rows(3, 700, 24), &real, 5).unwrap();
+    let same = cmd(&random_rows(3, 700, 24), &real, 5).unwrap().unwrap();
     let shifted = Embeddings::from_rows_normalised(
         24,
         &real.rows().map(|row| row.iter().map(|x| x + 0.2).collect::<Vec<f32>>()).collect::<Vec<_>>(),
-    );
-    assert!(cmd(&synthetic, &shifted, 5).unwrap() > same);
+    )
+    .unwrap();
+    assert!(cmd(&synthetic, &shifted, 5).unwrap().unwrap() > same);
 }
 
 #[test]
 fn cmd_of_an_empty_set_is_none() {
-    let one = Embeddings::from_flat(2, vec![1.0, 0.0]);
-    assert_eq!(cmd(&Embeddings::new(2), &one, 5), None);
-    assert_eq!(cmd(&one, &Embeddings::new(2), 5), None);
+    let one = Embeddings::from_flat(2, vec![1.0, 0.0]).unwrap();
+    assert_eq!(cmd(&Embeddings::new(2), &one, 5).unwrap(), None);
+    assert_eq!(cmd(&one, &Embeddings::new(2), 5).unwrap(), None);
     // A single row on each side is fine: no spread, only the means differ.
-    assert_close(cmd(&one, &Embeddings::from_flat(2, vec![0.0, 1.0]), 5), 2f64.sqrt() / 2.0, 1e-12, "one row each");
+    assert_close(
+        cmd(&one, &Embeddings::from_flat(2, vec![0.0, 1.0]).unwrap(), 5).unwrap(),
+        2f64.sqrt() / 2.0,
+        1e-12,
+        "one row each",
+    );
 }
 
 #[test]
-#[should_panic(expected = "dimension")]
-fn cmd_rejects_mixed_dimensions() {
-    cmd(&Embeddings::from_flat(2, vec![1.0, 0.0]), &Embeddings::from_flat(3, vec![1.0, 0.0, 0.0]), 5);
+fn cmd_and_top_k_refuse_mixed_dimensions_and_no_moments() {
+    let two = Embeddings::from_flat(2, vec![1.0, 0.0]).unwrap();
+    let three = Embeddings::from_flat(3, vec![1.0, 0.0, 0.0]).unwrap();
+    assert_eq!(cmd(&two, &three, 5), Err(EvalError::DimensionMismatch { synthetic: 2, real: 3 }));
+    assert_eq!(top_k_similarity(&three, &two, 5), Err(EvalError::DimensionMismatch { synthetic: 2, real: 3 }));
+    assert_eq!(cmd(&two, &two, 0), Err(EvalError::NoMoments));
 }
 
 #[test]
@@ -131,7 +142,7 @@ fn remote_clique_matches_hand_computation() {
     // mean 1.6/3.
     assert_close(remote_clique(&three_rows()), 1.6 / 3.0, 1e-7, "remote-clique");
     // Two identical rows are at distance 0.
-    assert_close(remote_clique(&Embeddings::from_flat(2, vec![0.6, 0.8, 0.6, 0.8])), 0.0, 1e-7, "copies");
+    assert_close(remote_clique(&Embeddings::from_flat(2, vec![0.6, 0.8, 0.6, 0.8]).unwrap()), 0.0, 1e-7, "copies");
 }
 
 #[test]
@@ -154,7 +165,7 @@ fn chamfer_matches_hand_computation() {
     assert_close(chamfer(&three_rows(), 10, 0), 0.8 / 3.0, 1e-7, "chamfer");
     // A duplicate is its copy's nearest neighbour at distance 0; only the row itself is skipped.
     // a, a, b: 0, 0 and 1 (b to a); mean 1/3.
-    let with_copy = Embeddings::from_flat(2, vec![1.0, 0.0, 1.0, 0.0, 0.0, 1.0]);
+    let with_copy = Embeddings::from_flat(2, vec![1.0, 0.0, 1.0, 0.0, 0.0, 1.0]).unwrap();
     assert_close(chamfer(&with_copy, 10, 0), 1.0 / 3.0, 1e-7, "chamfer with a copy");
 }
 
@@ -192,7 +203,7 @@ fn chamfer_matches_brute_force_over_several_tiles() {
 
 #[test]
 fn chamfer_and_remote_clique_need_two_rows() {
-    let one = Embeddings::from_flat(2, vec![1.0, 0.0]);
+    let one = Embeddings::from_flat(2, vec![1.0, 0.0]).unwrap();
     for embeddings in [Embeddings::new(2), one] {
         assert_eq!(remote_clique(&embeddings), None);
         assert_eq!(chamfer(&embeddings, 10, 0), None);
@@ -207,14 +218,14 @@ fn top_k_similarity_matches_hand_computation() {
     // Synthetic (1, 0), (0, 1), (0.6, 0.8), (-1, 0).
     // Real (1, 0): similarities 1, 0, 0.6, -1; top 2 = 1, 0.6, mean 0.8.
     // Real (0, 1): similarities 0, 1, 0.8, 0; top 2 = 1, 0.8, mean 0.9. Average 0.85.
-    let synthetic = Embeddings::from_flat(2, vec![1.0, 0.0, 0.0, 1.0, 0.6, 0.8, -1.0, 0.0]);
-    let real = Embeddings::from_flat(2, vec![1.0, 0.0, 0.0, 1.0]);
-    assert_close(top_k_similarity(&real, &synthetic, 2), 0.85, 1e-7, "top-2");
+    let synthetic = Embeddings::from_flat(2, vec![1.0, 0.0, 0.0, 1.0, 0.6, 0.8, -1.0, 0.0]).unwrap();
+    let real = Embeddings::from_flat(2, vec![1.0, 0.0, 0.0, 1.0]).unwrap();
+    assert_close(top_k_similarity(&real, &synthetic, 2).unwrap(), 0.85, 1e-7, "top-2");
     // Top 1: 1 and 1.
-    assert_close(top_k_similarity(&real, &synthetic, 1), 1.0, 1e-7, "top-1");
+    assert_close(top_k_similarity(&real, &synthetic, 1).unwrap(), 1.0, 1e-7, "top-1");
     // k above the 4 synthetic rows averages all of them: (1 + 0 + 0.6 - 1)/4 = 0.15 and
     // (0 + 1 + 0.8 + 0)/4 = 0.45; average 0.3.
-    assert_close(top_k_similarity(&real, &synthetic, 5), 0.3, 1e-7, "top-5 of 4");
+    assert_close(top_k_similarity(&real, &synthetic, 5).unwrap(), 0.3, 1e-7, "top-5 of 4");
 }
 
 #[test]
@@ -231,17 +242,17 @@ fn top_k_similarity_matches_brute_force_over_several_tiles() {
             })
             .sum::<f64>()
             / real.len() as f64;
-        assert_close(top_k_similarity(&real, &synthetic, k), expected, 1e-6, &format!("top-{k}"));
+        assert_close(top_k_similarity(&real, &synthetic, k).unwrap(), expected, 1e-6, &format!("top-{k}"));
     }
 }
 
 #[test]
 fn top_k_similarity_of_nothing_is_none() {
-    let one = Embeddings::from_flat(2, vec![1.0, 0.0]);
-    assert_eq!(top_k_similarity(&Embeddings::new(2), &one, 5), None);
-    assert_eq!(top_k_similarity(&one, &Embeddings::new(2), 5), None);
-    assert_eq!(top_k_similarity(&one, &one, 0), None);
-    assert_close(top_k_similarity(&one, &one, 5), 1.0, 1e-7, "single row each");
+    let one = Embeddings::from_flat(2, vec![1.0, 0.0]).unwrap();
+    assert_eq!(top_k_similarity(&Embeddings::new(2), &one, 5).unwrap(), None);
+    assert_eq!(top_k_similarity(&one, &Embeddings::new(2), 5).unwrap(), None);
+    assert_eq!(top_k_similarity(&one, &one, 0).unwrap(), None);
+    assert_close(top_k_similarity(&one, &one, 5).unwrap(), 1.0, 1e-7, "single row each");
 }
 
 fn two_label_probe() -> Probe {
@@ -254,7 +265,7 @@ fn two_label_probe() -> Probe {
         rows.push(if label_idx == 0 { [1.0, noise] } else { [noise, 1.0] });
         labels.push(label_idx);
     }
-    Probe::train(&Embeddings::from_rows_normalised(2, &rows), &labels, 2, &ProbeConfig::standard()).unwrap()
+    Probe::train(&Embeddings::from_rows_normalised(2, &rows).unwrap(), &labels, 2, &ProbeConfig::standard()).unwrap()
 }
 
 #[test]
@@ -262,17 +273,25 @@ fn label_faithfulness_matches_hand_computation() {
     let probe = two_label_probe();
     // The probe separates the two axes. Rows 0, 2 and 3 carry the label of their axis, row 1 does
     // not: 3 of 4 agree.
-    let synthetic = Embeddings::from_rows_normalised(2, &[[1.0, 0.0], [0.0, 1.0], [0.9, 0.1], [0.1, 0.9]]);
-    assert_eq!(label_faithfulness(&probe, &synthetic, &[0, 0, 0, 1]), 0.75);
-    assert_eq!(label_faithfulness(&probe, &synthetic, &[0, 1, 0, 1]), 1.0);
-    assert_eq!(label_faithfulness(&probe, &synthetic, &[1, 0, 1, 0]), 0.0);
-    assert_eq!(label_faithfulness(&probe, &Embeddings::new(2), &[]), 0.0);
+    let synthetic = Embeddings::from_rows_normalised(2, &[[1.0, 0.0], [0.0, 1.0], [0.9, 0.1], [0.1, 0.9]]).unwrap();
+    assert_eq!(label_faithfulness(&probe, &synthetic, &[0, 0, 0, 1]).unwrap(), 0.75);
+    assert_eq!(label_faithfulness(&probe, &synthetic, &[0, 1, 0, 1]).unwrap(), 1.0);
+    assert_eq!(label_faithfulness(&probe, &synthetic, &[1, 0, 1, 0]).unwrap(), 0.0);
+    assert_eq!(label_faithfulness(&probe, &Embeddings::new(2), &[]).unwrap(), 0.0);
 }
 
 #[test]
-#[should_panic(expected = "out of range")]
-fn label_faithfulness_rejects_labels_unknown_to_the_probe() {
-    label_faithfulness(&two_label_probe(), &Embeddings::from_flat(2, vec![1.0, 0.0]), &[2]);
+fn label_faithfulness_refuses_unknown_labels_other_lengths_and_dimensions() {
+    let probe = two_label_probe();
+    let one = Embeddings::from_flat(2, vec![1.0, 0.0]).unwrap();
+    let unknown = EvalError::LabelOutOfRange { row_idx: 0, label_idx: 2, n_labels: 2 };
+    assert_eq!(label_faithfulness(&probe, &one, &[2]), Err(unknown));
+    assert_eq!(
+        label_faithfulness(&probe, &one, &[0, 1]),
+        Err(EvalError::LengthMismatch { n_rows: 1, n_row_labels: 2 })
+    );
+    let three = Embeddings::from_flat(3, vec![1.0, 0.0, 0.0]).unwrap();
+    assert_eq!(label_faithfulness(&probe, &three, &[0]), Err(EvalError::DimensionMismatch { synthetic: 3, real: 2 }));
 }
 
 #[test]

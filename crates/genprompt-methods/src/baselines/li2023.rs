@@ -152,6 +152,7 @@ impl Method for FewShot<'_> {
                 let drawn = draw_examples(&rows, N_SHOTS, &mut rng);
                 let mut prompt = format!("{}\nHere are examples with their labels:\n", context(self.task));
                 for row in &drawn {
+                    // Invariant: `rows` are the shots' rows, so each drawn row has its shot.
                     let label = &self.shots.iter().find(|(_, shot)| shot.line == row.line).expect("drawn from shots").0;
                     prompt.push_str(&format!("Label: {label}\nText: {}\n", one_line(&row.text)));
                 }

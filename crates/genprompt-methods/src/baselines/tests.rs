@@ -193,6 +193,6 @@ fn curated_screens_with_the_judge_and_drafts_like_simprompt() {
     let mut curated = crate::Curated::new(&task, &judge, crate::CurationThresholds::standard(), 5);
     let draft = first_prompt(&mut curated, 0, 2);
     assert_eq!(draft, first_prompt(&mut SimPrompt::new(&task, 5), 0, 2));
-    let candidates = Embeddings::from_rows_normalised(2, &[[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]);
+    let candidates = Embeddings::from_rows_normalised(2, &[[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]).unwrap();
     assert_eq!(curated.screen(&candidates), [true, false, false]);
 }

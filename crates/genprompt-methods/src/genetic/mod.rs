@@ -97,7 +97,8 @@ impl<'a> Genetic<'a> {
     /// The prompt for `parents` with `crossover`, and where it comes from.
     fn draft(&self, parents: Parents, crossover: &Crossover, batch: usize) -> Draft {
         let label = self.task.label(self.label);
-        let pool = self.pool.as_ref().expect("the Method contract: start_label comes first");
+        // Invariant: `draft` is called only by `next_batch` and `next_draft`, once they have a pool.
+        let pool = self.pool.as_ref().expect("drafts are made only from a started pool");
         let (first, second) = (pool.member(parents.first()), pool.member(parents.second()));
         let prompt = render_prompt(self.task, label, [&first.text, &second.text], crossover);
         Draft {
@@ -170,7 +171,8 @@ impl Method for Genetic<'_> {
 
     fn next_batch(&mut self, n: usize, batch: usize) -> Vec<Draft> {
         let mut parents_rng = rng_for(self.rng_seed, RngStream::Parents { label: self.label.0, batch });
-        let pool = self.pool.as_mut().expect("the Method contract: start_label comes first");
+        // Before `start_label` there is no pool to draft from: no draft, as the trait allows.
+        let Some(pool) = self.pool.as_mut() else { return Vec::new() };
         let mut all_parents = select_parents(pool, self.config.parents, n, &mut parents_rng);
         if all_parents.len() < n {
             // Every pair has been used once: start a new round over all pairs rather than stop.
@@ -205,7 +207,10 @@ impl Method for Genetic<'_> {
 
     fn kept(&mut self, offspring: &[(String, String)], embeddings: &Embeddings) -> Result<(), MethodError> {
         let members = offspring.iter().map(|(id, text)| Member { id: id.clone(), text: text.clone() }).collect();
-        self.pool.as_mut().expect("the Method contract: start_label comes first").add(members, embeddings)
+        let Some(pool) = self.pool.as_mut() else {
+            return Err(MethodError::Contract("Genetic::kept was called before start_label".into()));
+        };
+        pool.add(members, embeddings)
     }
 
     fn request_failed(&mut self, draft_idx: usize) {

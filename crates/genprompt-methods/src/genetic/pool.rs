@@ -78,7 +78,7 @@ impl Pool {
             });
         }
         self.members.extend(members);
-        self.embeddings.extend(embeddings);
+        self.embeddings.extend(embeddings)?;
         Ok(())
     }
 }
@@ -100,7 +100,7 @@ mod tests {
     }
 
     fn rows(n: usize, dim: usize) -> Embeddings {
-        Embeddings::from_rows_normalised(dim, &vec![vec![1.0; dim]; n])
+        Embeddings::from_rows_normalised(dim, &vec![vec![1.0; dim]; n]).unwrap()
     }
 
     #[test]

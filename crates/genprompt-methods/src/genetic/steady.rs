@@ -27,7 +27,8 @@ impl Genetic<'_> {
     pub(super) fn steady_parents(&mut self, seq: usize) -> Option<Parents> {
         let label = self.label.0;
         let mode = self.config.parents;
-        let pool = self.pool.as_mut().expect("start_label comes first");
+        // Before `start_label` there is no pool: no draft, as the trait allows.
+        let pool = self.pool.as_mut()?;
         if pool.len() < 2 {
             return None;
         }

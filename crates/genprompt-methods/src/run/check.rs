@@ -4,12 +4,29 @@
 use std::collections::HashSet;
 
 use genprompt_core::{LabelCounts, LabelId, RngStream, Task, stream_seed};
-use genprompt_embed::Embeddings;
+use genprompt_embed::{Embeddings, Encoder};
 use genprompt_llm::{ChatMessage, ChatRequest, Sampling};
 
 use super::RunConfig;
 use crate::clean::{duplicate_key, is_near_copy};
-use crate::{Cleaning, Rejection, SYSTEM_PROMPT, check_entity_tags, clean_reply};
+use crate::{Cleaning, MethodError, Rejection, SYSTEM_PROMPT, check_entity_tags, clean_reply};
+
+/// Embeds `texts`, refusing an answer without exactly one row of the encoder's dimension per
+/// text: an encoder is outside code, and a short answer would otherwise be a panic further on.
+pub(super) fn encode_all(encoder: &dyn Encoder, texts: &[&str]) -> Result<Embeddings, MethodError> {
+    let embeddings = encoder.encode(texts)?;
+    if embeddings.len() != texts.len() || (!embeddings.is_empty() && embeddings.dim() != encoder.dim()) {
+        let detail = format!(
+            "{} rows of dimension {} for {} texts, from an encoder of dimension {}",
+            embeddings.len(),
+            embeddings.dim(),
+            texts.len(),
+            encoder.dim()
+        );
+        return Err(MethodError::EmbeddingShape { what: "the encoder's rows", detail });
+    }
+    Ok(embeddings)
+}
 
 /// The request of `draft`, with its own sampling seed.
 pub(super) fn build_request(

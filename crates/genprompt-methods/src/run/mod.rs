@@ -179,7 +179,7 @@ pub fn run_method(
     for label_id in task.label_ids() {
         let rows = label_seed_rows(seed_rows, label_id);
         let texts: Vec<&str> = rows.iter().map(|row| row.text.as_str()).collect();
-        method.start_label(label_id, rows, encoder.encode(&texts)?)?;
+        method.start_label(label_id, rows, check::encode_all(encoder, &texts)?)?;
         let mut label_run = LabelRun {
             task,
             label_id,
@@ -296,7 +296,7 @@ impl LabelRun<'_> {
                 }
             }
             let texts: Vec<&str> = candidates.iter().map(|(_, text, _)| text.as_str()).collect();
-            let candidate_embeddings = self.encoder.encode(&texts)?;
+            let candidate_embeddings = check::encode_all(self.encoder, &texts)?;
             let passes = method.screen(&candidate_embeddings);
             let mut kept = Vec::new();
             let mut kept_requests = Vec::new();
@@ -314,8 +314,8 @@ impl LabelRun<'_> {
                 }
                 let id = format!("gen:{}:{}", label.name, n_kept);
                 n_kept += 1;
-                kept_embeddings.push(embedding);
-                batch_embeddings.push(embedding);
+                kept_embeddings.push(embedding)?;
+                batch_embeddings.push(embedding)?;
                 kept.push((id.clone(), text.clone()));
                 kept_requests.push(draft_idx);
                 let lineage = drafts[draft_idx].lineage.clone();

@@ -98,7 +98,7 @@ impl Steady<'_> {
             let rows = label_seed_rows(seed_rows, label);
             let texts: Vec<&str> = rows.iter().map(|row| row.text.as_str()).collect();
             let mut lane_method = method.fresh();
-            lane_method.start_label(label, rows, self.encoder.encode(&texts)?)?;
+            lane_method.start_label(label, rows, super::check::encode_all(self.encoder, &texts)?)?;
             self.observer.label_started(&self.task.label(label).name, rows.len(), wanted);
             lanes.push(Lane {
                 label,
@@ -130,7 +130,8 @@ impl Steady<'_> {
             }
             let (checked, embeddings) = self.check_round(&lanes, &state, round)?;
             for (id, checked) in checked {
-                let flight = state.in_flight.remove(&id).expect("every result was submitted");
+                // Invariant: `check_round` returned only ids in flight, each once.
+                let flight = state.in_flight.remove(&id).expect("checked results are in flight");
                 let lane = &mut lanes[flight.lane];
                 tokens.prompt += u64::from(checked.usage().prompt_tokens);
                 tokens.completion += u64::from(checked.usage().completion_tokens);
@@ -193,7 +194,13 @@ impl Steady<'_> {
         let mut texts = Vec::new();
         let mut checked = Vec::with_capacity(round.len());
         for (id, result) in round {
-            let flight = &state.in_flight[&id];
+            // A session is outside code: an id that is not in flight (never submitted, or
+            // already answered) is a broken contract, reported rather than a panic below.
+            let Some(flight) = state.in_flight.get(&id).filter(|_| !checked.iter().any(|(seen, _)| *seen == id)) else {
+                return Err(MethodError::Contract(format!(
+                    "the chat session returned a result for request {id}, which is not in flight"
+                )));
+            };
             let label = lanes[flight.lane].label;
             let entry = match result {
                 Err(error) => Checked::Failed(error),
@@ -210,7 +217,7 @@ impl Steady<'_> {
             checked.push((id, entry));
         }
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        Ok((checked, self.encoder.encode(&refs)?))
+        Ok((checked, super::check::encode_all(self.encoder, &refs)?))
     }
 
     /// Uses one reply: the label's checks, then keep, reject or count it as surplus.
@@ -254,7 +261,7 @@ impl Steady<'_> {
                     Err(None)
                 } else if let Err(rejection) = check_duplicate(self.config, key, &mut lane.seen) {
                     Err(Some(rejection))
-                } else if !lane.method.screen(&Embeddings::from_flat(embeddings.dim(), embedding.to_vec()))[0] {
+                } else if !lane.method.screen(&Embeddings::from_flat(embeddings.dim(), embedding.to_vec())?)[0] {
                     Err(Some(Rejection::CuratedOut))
                 } else if is_near_duplicate(self.config, embedding, &lane.kept_embeddings) {
                     Err(Some(Rejection::NearDuplicate))
@@ -266,9 +273,9 @@ impl Steady<'_> {
                     Err(Some(rejection)) => count_rejection(&mut lane.counts, rejection),
                     Ok(()) => {
                         let id = format!("gen:{name}:{}", lane.offspring.len());
-                        let single = Embeddings::from_flat(embeddings.dim(), embedding.to_vec());
+                        let single = Embeddings::from_flat(embeddings.dim(), embedding.to_vec())?;
                         lane.method.kept(&[(id.clone(), text.clone())], &single)?;
-                        lane.kept_embeddings.push(embedding);
+                        lane.kept_embeddings.push(embedding)?;
                         let lineage = flight.draft.lineage.clone();
                         lane.offspring.push(Offspring { id, label: lane.label, text, lineage, truncated });
                     }

@@ -31,7 +31,7 @@ impl Encoder for HistogramEncoder {
                 row
             })
             .collect();
-        Ok(Embeddings::from_rows_normalised(16, &rows))
+        Embeddings::from_rows_normalised(16, &rows)
     }
 }
 
@@ -299,4 +299,46 @@ fn structured_replies_ask_for_a_text_field_and_keep_only_it() {
     assert!(outcome.offspring.iter().all(|o| !o.text.contains('{')), "{:?}", outcome.offspring);
 }
 
+mod contract;
 mod steady;
+
+/// The word-as-gene ablation as sent: every prompt shows two parents and asks for some of their
+/// words to be inherited from each and some to change, and names none of the task's genes.
+#[test]
+fn word_as_gene_prompts_breed_the_words_of_both_parents() {
+    use crate::GeneticVariant;
+    let (task, seeds) = task();
+    let chat = ScriptedChat::new(vec![Ok("A brand new text {seed}")]);
+    let mut config = GeneticConfig::paper();
+    config.variant = GeneticVariant::WordAsGene;
+    let mut method = Genetic::new(&task, config, 7);
+    run_method(&task, &seeds, &mut method, &small_config(), &chat, &encoder(), &()).unwrap();
+    let calls = chat.calls.lock().unwrap();
+    assert!(calls.len() >= 8, "{} requests", calls.len());
+    let words = "Treat the words of the customer message as genes:\n\
+        1. Some words of the customer message should inherit from Example 1.\n\
+        2. Some words of the customer message should inherit from Example 2.\n\
+        3. Some words of the customer message must be different from both examples.\n";
+    for call in calls.iter() {
+        let prompt = &call.messages.last().unwrap().content;
+        assert!(prompt.contains(words), "{prompt}");
+        for gene in &task.genes {
+            assert!(!prompt.contains(&format!("The {} of", gene.name)), "{prompt}");
+        }
+        let example = |n: usize| prompt.lines().find_map(|l| l.strip_prefix(&format!("Example {n}: "))).unwrap();
+        assert_ne!(example(1), example(2), "two distinct parents: {prompt}");
+    }
+    // The first request of the first label breeds two of its seed rows.
+    let first = &calls[0].messages.last().unwrap().content;
+    let shown = seeds[0].iter().filter(|seed| first.contains(&format!(": {}\n", seed.text))).count();
+    assert_eq!(shown, 2, "{first}");
+    drop(calls);
+
+    // Control: the paper's variant sends the task's genes, not words.
+    let chat = ScriptedChat::new(vec![Ok("A brand new text {seed}")]);
+    let mut method = Genetic::new(&task, GeneticConfig::paper(), 7);
+    run_method(&task, &seeds, &mut method, &small_config(), &chat, &encoder(), &()).unwrap();
+    let prompt = chat.calls.lock().unwrap()[0].messages.last().unwrap().content.clone();
+    assert!(prompt.contains("Treat these attributes of the customer message as genes:\n"), "{prompt}");
+    assert!(!prompt.contains("Some words of"), "{prompt}");
+}

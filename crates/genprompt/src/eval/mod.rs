@@ -307,7 +307,8 @@ pub(crate) fn evaluate_with(
     };
     let texts: Vec<&str> = train_rows.iter().map(|row| row.text.as_str()).collect();
     let intrinsic_config = IntrinsicConfig { rng_seed: plan.rng_seed, ..IntrinsicConfig::standard() };
-    let intrinsic = intrinsic_report_with(&train_x, &train_y, &texts, Some(&test_x), judge.as_ref(), &intrinsic_config);
+    let intrinsic =
+        intrinsic_report_with(&train_x, &train_y, &texts, Some(&test_x), judge.as_ref(), &intrinsic_config)?;
 
     Ok(Metrics {
         format_version: METRICS_FORMAT_VERSION,

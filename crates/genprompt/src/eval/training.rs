@@ -15,6 +15,7 @@ pub(super) struct FitSet<'a> {
 
 pub(super) fn label_indices(labels: &[String], rows: &[Row]) -> Vec<usize> {
     rows.iter()
+        // Invariant: `evaluate_with` collects `labels` from the test, training and real rows.
         .map(|row| labels.iter().position(|l| *l == row.label).expect("labels are collected from all rows"))
         .collect()
 }
@@ -38,7 +39,7 @@ pub(super) fn fit_set<'a>(
         (Mix::Real, Some((rows, x))) => FitSet { x: x.clone(), y: label_indices(labels, rows), texts: texts_of(rows) },
         (Mix::Fusion, Some((rows, x))) => {
             let mut fused = train_x.clone();
-            fused.extend(x);
+            fused.extend(x)?;
             let mut texts = texts_of(train_rows);
             texts.extend(texts_of(rows));
             let y = train_y.iter().copied().chain(label_indices(labels, rows)).collect();
@@ -51,12 +52,12 @@ pub(super) fn fit_set<'a>(
             let real = seeded_subset(real_y.len(), n, plan.rng_seed.wrapping_add(1));
             let mut fit = FitSet { x: Embeddings::new(x.dim()), y: Vec::new(), texts: Vec::new() };
             for &idx in &synthetic {
-                fit.x.push(train_x.row(idx));
+                fit.x.push(train_x.row(idx))?;
                 fit.y.push(train_y[idx]);
                 fit.texts.push(train_rows[idx].text.as_str());
             }
             for &idx in &real {
-                fit.x.push(x.row(idx));
+                fit.x.push(x.row(idx))?;
                 fit.y.push(real_y[idx]);
                 fit.texts.push(rows[idx].text.as_str());
             }
@@ -114,7 +115,7 @@ pub(crate) fn embed_rows(
     for chunk in rows.chunks(CHUNK) {
         cancel.check()?;
         let texts: Vec<&str> = chunk.iter().map(|row| row.text.as_str()).collect();
-        embeddings.extend(&encoder.encode(&texts)?);
+        embeddings.extend(&encoder.encode(&texts)?)?;
         observer.counter_updated(embeddings.len() as u64, "rows");
     }
     Ok(embeddings)

@@ -133,7 +133,8 @@ impl FarIndex {
         let mut ends: Vec<usize> = self.extremes.iter().flatten().map(|&(_, row)| row).collect();
         ends.sort_unstable();
         ends.dedup();
-        let subset = Embeddings::from_flat(dim, ends.iter().flat_map(|&row| embeddings.row(row)).copied().collect());
+        let subset = Embeddings::from_flat(dim, ends.iter().flat_map(|&row| embeddings.row(row)).copied().collect())
+            .expect("invariant: whole rows of a matrix of dimension `dim`");
         for pair in exact::most_distant_pairs(&subset, STORE, None) {
             self.offer(Pair::new(pair.cos, ends[pair.first], ends[pair.second]), used);
         }

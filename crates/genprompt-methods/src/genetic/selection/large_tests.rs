@@ -24,7 +24,7 @@ const MIN_RATIO: f64 = 0.95;
 
 fn rows(n: usize, rng: &mut impl Rng) -> Embeddings {
     let rows: Vec<Vec<f32>> = (0..n).map(|_| (0..DIM).map(|_| rng.random_range(-1.0f32..1.0)).collect()).collect();
-    Embeddings::from_rows_normalised(DIM, &rows)
+    Embeddings::from_rows_normalised(DIM, &rows).unwrap()
 }
 
 fn members(n: usize) -> Vec<Member> {
@@ -128,7 +128,7 @@ fn large_pools_argmax_repeats_a_near_best_pair() {
 fn packed_dot_products_equal_cosine_bit_for_bit() {
     let mut rng = rng_for(5, RngStream::Other(7));
     let mut embeddings = rows(LANES + 3, &mut rng);
-    embeddings.push(&[0.0; DIM]);
+    embeddings.push(&[0.0; DIM]).unwrap();
     let all: Vec<usize> = (0..embeddings.len()).collect();
     let packed = pack(embeddings.as_flat(), DIM, &all);
     let mut checked = 0;

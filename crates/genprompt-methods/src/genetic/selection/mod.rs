@@ -111,6 +111,7 @@ fn most_distant_pairs(pool: &mut Pool, n: usize, skip_used: bool) -> Vec<Parents
     } else {
         FarIndex::select(&mut pool.index, &pool.embeddings, &pool.used_pairs, n, skip_used)
     };
+    // Invariant: both searches build their pairs with `first < second`.
     pairs.into_iter().map(|pair| Parents::new(pair.first, pair.second).expect("first < second")).collect()
 }
 
@@ -120,6 +121,7 @@ fn unused_in_order(pool: &Pool, n: usize) -> Vec<Parents> {
     let all = (0..len).flat_map(|first| (first + 1..len).map(move |second| (first, second)));
     all.filter(|pair| !pool.used_pairs.contains(pair))
         .take(n)
+        // Invariant: `second` runs from `first + 1`.
         .map(|(first, second)| Parents::new(first, second).expect("first < second"))
         .collect()
 }

@@ -67,6 +67,7 @@ impl PairStream {
         while self.n_seen < len {
             let new: Vec<usize> = (self.n_seen..len.min(self.n_seen + LANES)).collect();
             let packed = pack(embeddings.as_flat(), dim, &new);
+            // Invariant: `n_seen < len`, so the range holds at least `n_seen`.
             let end = *new.last().expect("at least one new row");
             let mut offers = Vec::new();
             let limit = self.limit;
@@ -122,7 +123,7 @@ mod tests {
             let mut used = HashSet::new();
             let mut n = 6;
             for step in 0..150 {
-                let embeddings = Embeddings::from_rows_normalised(8, &rows[..n]);
+                let embeddings = Embeddings::from_rows_normalised(8, &rows[..n]).unwrap();
                 let expected = exact::most_distant_pairs(&embeddings, 1, Some(&used));
                 let taken = stream.take(&embeddings, &used);
                 let expected = expected.first().map(|p| (p.first, p.second));
@@ -143,7 +144,7 @@ mod tests {
     #[test]
     fn says_none_once_every_pair_is_used() {
         let rows = random_rows(4, 3, 1);
-        let embeddings = Embeddings::from_rows_normalised(3, &rows);
+        let embeddings = Embeddings::from_rows_normalised(3, &rows).unwrap();
         let mut stream = PairStream::with_cap(2);
         let mut used = HashSet::new();
         for _ in 0..6 {

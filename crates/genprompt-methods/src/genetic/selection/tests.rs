@@ -12,7 +12,7 @@ fn random_pool(n_members: usize, dim: usize, rng_seed: u64) -> Pool {
     let rows: Vec<Vec<f32>> =
         (0..n_members).map(|_| (0..dim).map(|_| rng.random_range(-1.0f32..1.0)).collect()).collect();
     let members = (0..n_members).map(|idx| Member { id: format!("m{idx}"), text: format!("t{idx}") }).collect();
-    Pool::new(members, Embeddings::from_rows_normalised(dim, &rows)).unwrap()
+    Pool::new(members, Embeddings::from_rows_normalised(dim, &rows).unwrap()).unwrap()
 }
 
 /// The reference algorithm of the paper's code: rebuild the dense distance matrix, mask used
@@ -78,7 +78,8 @@ fn active_sees_members_added_after_a_batch() {
     let mut pool = random_pool(4, 2, 0);
     let mut rng = rng_for(0, RngStream::Other(1));
     select_parents(&mut pool, ParentSelection::Active, 6, &mut rng);
-    let opposite = Embeddings::from_rows_normalised(2, &[[-pool.embeddings().row(0)[0], -pool.embeddings().row(0)[1]]]);
+    let opposite =
+        Embeddings::from_rows_normalised(2, &[[-pool.embeddings().row(0)[0], -pool.embeddings().row(0)[1]]]).unwrap();
     pool.add(vec![Member { id: "new".into(), text: "new".into() }], &opposite).unwrap();
     let chosen = select_parents(&mut pool, ParentSelection::Active, 1, &mut rng);
     assert_eq!((chosen[0].first(), chosen[0].second()), (0, 4), "the exact opposite of member 0 is the most distant");
