@@ -135,9 +135,9 @@ impl Counts {
     /// this resample did not draw, which it cannot score.
     fn macro_f1(&self, in_full_set: &[bool]) -> f64 {
         let (mut sum, mut n) = (0.0, 0usize);
-        for label in 0..self.gold.len() {
+        for (label, &seen) in in_full_set.iter().enumerate() {
             let denominator = self.gold[label] + self.predicted[label];
-            if denominator == 0 && in_full_set[label] {
+            if denominator == 0 && seen {
                 continue;
             }
             if denominator > 0 {
@@ -204,8 +204,8 @@ mod tests {
         assert_eq!(three_rows.macro_f1, Interval { low: 1.0, high: 1.0 });
         let noisy: Vec<usize> =
             gold.iter().enumerate().map(|(i, &g)| if i % 4 == 0 { (g + 1) % 3 } else { g }).collect();
-        let a = bootstrap_f1(3, &gold, &[noisy.clone()], &config).unwrap();
-        assert_eq!(a, bootstrap_f1(3, &gold, &[noisy.clone()], &config).unwrap());
+        let a = bootstrap_f1(3, &gold, std::slice::from_ref(&noisy), &config).unwrap();
+        assert_eq!(a, bootstrap_f1(3, &gold, std::slice::from_ref(&noisy), &config).unwrap());
         assert_ne!(a, bootstrap_f1(3, &gold, &[noisy], &BootstrapConfig::standard(2)).unwrap());
     }
 
