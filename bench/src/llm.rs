@@ -128,9 +128,9 @@ pub fn throughput(home: &Home, threads: usize, workload: &str, batch_sizes: &[us
     for (_, model) in &models {
         timed(model, &requests[..1], 1); // warm-up: page in the weights
     }
-    let probe = models[1].1.prefill_stats();
+    let probe = models[1].1.stats();
     models[1].1.chat(&requests[..2].iter().map(|r| with_max_tokens(r, 1)).collect::<Vec<_>>());
-    let shared_prefix = models[1].1.prefill_stats().shared_tokens - probe.shared_tokens;
+    let shared_prefix = models[1].1.stats().shared_tokens - probe.shared_tokens;
     println!(
         "SmolLM2-135M-Instruct Q4_1, {threads} thread(s), {N_REQUESTS} distinct prompts ({workload}), 64 new tokens max, temperature 1"
     );
@@ -202,7 +202,7 @@ pub fn end_to_end(home: &Home, threads: usize, n_per_label: usize) {
         let _ = std::fs::remove_dir_all(&out);
         let calls: usize = generated.manifest.labels.values().map(|c| c.llm_calls).sum();
         let n_rows = generated.rows.len();
-        let stats = chat.prefill_stats();
+        let stats = chat.stats();
         println!(
             "prefix sharing {}: {n_rows} rows from {calls} calls in {seconds:.1} s wall, {cpu:.1} CPU-s = {:.1} rows/min ({:.1} rows per CPU-minute); {} of {} prompt tokens served by a shared prefix",
             if share { "on" } else { "off" },

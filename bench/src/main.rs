@@ -9,6 +9,9 @@
 //! - `encoder`: length-sorted batches against encoding one text at a time; `encode-file` and
 //!   `finetune-file` are the children of `bench/encoder_vs_st.sh`, which runs sentence-transformers
 //!   and PyTorch beside them (see `encoder.rs`).
+//! - `engine THREADS MODEL PP TG NPL[,NPL...]`: the embedded engine's prompt and generation
+//!   tokens/s in `llama-batched-bench`'s terms, the child of `bench/llama_cpp_vs_engine.sh`,
+//!   which runs llama.cpp's own `llama-bench` and `llama-batched-bench` beside it (see `engine.rs`).
 //! - `eval`: probe training and the intrinsic metrics at 100k rows against the same work at 10k
 //!   rows (the ratio shows how they scale), with peak memory.
 //!
@@ -42,6 +45,7 @@
 
 mod encoder;
 mod endpoint_check;
+mod engine;
 mod fuzz;
 mod llm;
 mod orchestration;
@@ -65,6 +69,12 @@ fn main() {
     }
     if what == "finetune-file" {
         return encoder::finetune_file(&args.collect::<Vec<_>>());
+    }
+    if what == "engine" {
+        return engine::run(&args.collect::<Vec<_>>());
+    }
+    if what == "model-path" {
+        return println!("{}", engine::model_path(&args.next().expect("a catalogue name or a GGUF path")).display());
     }
     if what == "endpoint-check" {
         let (url, model) = (args.next().expect("base URL"), args.next().expect("model name"));

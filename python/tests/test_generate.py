@@ -121,7 +121,9 @@ def test_compare_writes_the_report_and_returns_every_method(run: Any, tmp_path: 
         cache_dir=cache_dir,
         **FAST,
     )
-    assert sorted(comparison) == ["genetic", "simprompt"]
+    # Both methods, and the seed rows they started from as a reference.
+    assert sorted(comparison) == ["genetic", "real seed rows", "simprompt"]
+    assert comparison["real seed rows"]["n_train"] == 6
     assert comparison["genetic"]["n_train"] == 2 * N_PER_LABEL
     assert comparison.report == tmp_path / "compare" / "report.html"
     assert "<html" in comparison.report.read_text(encoding="utf-8").lower()

@@ -225,6 +225,9 @@ pub struct RejectionCounts {
     pub other_script: usize,
     #[serde(default)]
     pub too_few_words: usize,
+    /// Relation texts whose entity tags stand on a line without a sentence around them.
+    #[serde(default)]
+    pub tags_outside_sentence: usize,
     /// Replies that arrived after their label had all its rows (steady schedule): paid for and
     /// journaled, not used.
     #[serde(default)]
@@ -233,7 +236,7 @@ pub struct RejectionCounts {
 
 impl RejectionCounts {
     /// Every reason with its count, in a fixed order, named as in the manifest.
-    pub fn by_reason(&self) -> [(&'static str, usize); 17] {
+    pub fn by_reason(&self) -> [(&'static str, usize); 18] {
         [
             ("refusal", self.refusal),
             ("empty", self.empty),
@@ -251,6 +254,7 @@ impl RejectionCounts {
             ("placeholder", self.placeholder),
             ("other_script", self.other_script),
             ("too_few_words", self.too_few_words),
+            ("tags_outside_sentence", self.tags_outside_sentence),
             ("surplus", self.surplus),
         ]
     }

@@ -13,6 +13,7 @@
 use std::num::NonZeroU32;
 use std::path::Path;
 use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use genprompt_llm::{ChatReply, ChatRequest, FinishReason, LlmError, Usage, schema};
 use llama_cpp_2::context::LlamaContext;
@@ -240,7 +241,7 @@ impl Engine<'_> {
         let prompts: Vec<&[LlamaToken]> = sequences.iter().map(|s| s.prompt.as_slice()).collect();
         let shared = self.shared_prefix(&prompts);
         let total: usize = prompts.iter().map(|p| p.len()).sum();
-        self.stats.record(total, shared * sequences.len().saturating_sub(1));
+        let started = Instant::now();
         tracing::debug!(sequences = sequences.len(), prompt_tokens = total, shared_prefix = shared, "prefill");
         // The shared prefix once, each token carrying every sequence id: one KV cell serves all.
         let all_ids: Vec<i32> = (0..sequences.len() as i32).collect();
@@ -266,18 +267,35 @@ impl Engine<'_> {
             }
         }
         self.decode(ctx, &mut batch, &mut want_logits, sequences)?;
-        // Decode: every live sequence advances one token per step.
+        let prefilled = Instant::now();
+        self.stats.record_prefill(total, shared * sequences.len().saturating_sub(1), micros(prefilled - started));
+        // The first token of each sequence was sampled by the prefill; count the rest here.
+        let first_tokens: u64 = sequences.iter().map(|s| u64::from(s.n_generated())).sum();
+        let result = self.decode_all(ctx, &mut batch, &mut want_logits, sequences);
+        let generated: u64 = sequences.iter().map(|s| u64::from(s.n_generated())).sum();
+        self.stats.record_decode(generated - first_tokens, micros(prefilled.elapsed()));
+        result
+    }
+
+    /// Every live sequence advances one token per step until all have finished.
+    fn decode_all(
+        &self,
+        ctx: &mut LlamaContext<'_>,
+        batch: &mut LlamaBatch,
+        want_logits: &mut Vec<(usize, i32)>,
+        sequences: &mut [Sequence],
+    ) -> Result<(), LlmError> {
         loop {
             for (seq_idx, sequence) in sequences.iter_mut().enumerate() {
                 if let Some(token) = sequence.pending.take() {
-                    add(&mut batch, token, sequence.next_pos(), &[seq_idx as i32], true)?;
+                    add(batch, token, sequence.next_pos(), &[seq_idx as i32], true)?;
                     want_logits.push((seq_idx, batch.n_tokens() - 1));
                 }
             }
             if want_logits.is_empty() {
                 return Ok(());
             }
-            self.decode(ctx, &mut batch, &mut want_logits, sequences)?;
+            self.decode(ctx, batch, want_logits, sequences)?;
         }
     }
 
@@ -301,6 +319,10 @@ impl Engine<'_> {
         batch.clear();
         Ok(())
     }
+}
+
+fn micros(elapsed: Duration) -> u64 {
+    u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX)
 }
 
 fn add(batch: &mut LlamaBatch, token: LlamaToken, pos: i32, seq_ids: &[i32], logits: bool) -> Result<(), LlmError> {

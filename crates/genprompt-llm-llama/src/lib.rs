@@ -71,24 +71,39 @@ struct Job {
     done: mpsc::Sender<Vec<Result<ChatReply, LlmError>>>,
 }
 
-/// Prompt tokens since loading: all of them, and those served by a shared prefix instead of
-/// being prefilled again.
+/// What the engine did since loading: prompt tokens (all of them, and those served by a shared
+/// prefix instead of being prefilled again), generated tokens, and the wall time of each phase,
+/// so that its speed can be set against llama.cpp's own tools (`bench/llama_cpp_vs_engine.sh`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct PrefillStats {
+pub struct EngineStats {
     pub prompt_tokens: u64,
     pub shared_tokens: u64,
+    pub generated_tokens: u64,
+    /// Prompt processing, up to and including the first sampled token of each sequence.
+    pub prefill_micros: u64,
+    /// Every later step: decoding, sampling, detokenising, stop strings.
+    pub decode_micros: u64,
 }
 
 #[derive(Default)]
 pub(crate) struct Stats {
     prompt_tokens: AtomicU64,
     shared_tokens: AtomicU64,
+    generated_tokens: AtomicU64,
+    prefill_micros: AtomicU64,
+    decode_micros: AtomicU64,
 }
 
 impl Stats {
-    pub(crate) fn record(&self, prompt_tokens: usize, shared_tokens: usize) {
+    pub(crate) fn record_prefill(&self, prompt_tokens: usize, shared_tokens: usize, micros: u64) {
         self.prompt_tokens.fetch_add(prompt_tokens as u64, Ordering::Relaxed);
         self.shared_tokens.fetch_add(shared_tokens as u64, Ordering::Relaxed);
+        self.prefill_micros.fetch_add(micros, Ordering::Relaxed);
+    }
+
+    pub(crate) fn record_decode(&self, generated_tokens: u64, micros: u64) {
+        self.generated_tokens.fetch_add(generated_tokens, Ordering::Relaxed);
+        self.decode_micros.fetch_add(micros, Ordering::Relaxed);
     }
 }
 
@@ -141,11 +156,15 @@ impl LlamaChatModel {
         }
     }
 
-    /// What prefix sharing saved so far.
-    pub fn prefill_stats(&self) -> PrefillStats {
-        PrefillStats {
-            prompt_tokens: self.stats.prompt_tokens.load(Ordering::Relaxed),
-            shared_tokens: self.stats.shared_tokens.load(Ordering::Relaxed),
+    /// Tokens and time so far (what prefix sharing saved, how fast each phase ran).
+    pub fn stats(&self) -> EngineStats {
+        let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        EngineStats {
+            prompt_tokens: load(&self.stats.prompt_tokens),
+            shared_tokens: load(&self.stats.shared_tokens),
+            generated_tokens: load(&self.stats.generated_tokens),
+            prefill_micros: load(&self.stats.prefill_micros),
+            decode_micros: load(&self.stats.decode_micros),
         }
     }
 }

@@ -71,6 +71,11 @@ impl Sequence {
         })
     }
 
+    /// Tokens sampled so far (end-of-generation tokens not counted).
+    pub fn n_generated(&self) -> u32 {
+        self.n_generated
+    }
+
     /// Position of the pending token: right after the prompt and the tokens already fed back.
     pub fn next_pos(&self) -> i32 {
         (self.prompt.len() + self.n_generated as usize - 1) as i32

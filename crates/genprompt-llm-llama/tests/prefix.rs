@@ -38,7 +38,7 @@ fn a_shared_prefix_is_prefilled_once_and_replies_stay_reproducible() {
         .collect();
     let shared = model(true);
     let first = shared.chat(&requests);
-    let stats = shared.prefill_stats();
+    let stats = shared.stats();
     let prompt_tokens: u64 = first.iter().map(|r| u64::from(r.as_ref().unwrap().usage.prompt_tokens)).sum();
     assert_eq!(stats.prompt_tokens, prompt_tokens, "usage still counts every prompt token");
     // The system message alone is over 40 tokens; three of the four sequences reuse it.
@@ -49,7 +49,7 @@ fn a_shared_prefix_is_prefilled_once_and_replies_stay_reproducible() {
 
     let unshared = model(false);
     let plain = texts(unshared.chat(&requests));
-    let stats = unshared.prefill_stats();
+    let stats = unshared.stats();
     assert_eq!((stats.prompt_tokens, stats.shared_tokens), (prompt_tokens, 0));
     assert_eq!(plain, texts(unshared.chat(&requests)), "reproducible without sharing too");
     // Not asserted: `plain` and `first` differ in the last bits of llama.cpp's arithmetic (its

@@ -53,6 +53,8 @@ pub enum Rejection {
     OtherScript,
     /// A relation text with too few words outside its entity tags to be a sentence about them.
     TooFewWords,
+    /// A relation text whose tags stand on a line of their own, not in the sentence.
+    TagsOutsideSentence,
 }
 
 impl Rejection {
@@ -75,6 +77,7 @@ impl Rejection {
             Rejection::Placeholder => &mut rejected.placeholder,
             Rejection::OtherScript => &mut rejected.other_script,
             Rejection::TooFewWords => &mut rejected.too_few_words,
+            Rejection::TagsOutsideSentence => &mut rejected.tags_outside_sentence,
         } += 1;
     }
 }
@@ -154,7 +157,8 @@ fn strip_quotes(text: &str) -> &str {
 
 /// Checks that `text` is a sentence about exactly the entities of `relation`: each required tag
 /// opens and closes the required number of times, in order, around non-empty text, and at least
-/// [`MIN_WORDS_OUTSIDE_TAGS`] words stand outside the tags.
+/// [`MIN_WORDS_OUTSIDE_TAGS`] words stand outside the tags, on every line that holds a tag (a
+/// sentence followed by a line of bare tagged names is not a sentence about them).
 pub fn check_entity_tags(text: &str, relation: &genprompt_core::RelationSpec) -> Result<(), Rejection> {
     for (tag, count) in relation.required_counts() {
         let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
@@ -174,6 +178,10 @@ pub fn check_entity_tags(text: &str, relation: &genprompt_core::RelationSpec) ->
     let tags: Vec<&str> = relation.required_counts().into_iter().map(|(tag, _)| tag).collect();
     if rules::words_outside_tags(text, &tags) < MIN_WORDS_OUTSIDE_TAGS {
         return Err(Rejection::TooFewWords);
+    }
+    let holds_a_tag = |line: &str| tags.iter().any(|tag| line.contains(&format!("<{tag}>")) || line.contains(&format!("</{tag}>")));
+    if text.lines().any(|line| holds_a_tag(line) && rules::words_outside_tags(line, &tags) < MIN_WORDS_OUTSIDE_TAGS) {
+        return Err(Rejection::TagsOutsideSentence);
     }
     Ok(())
 }

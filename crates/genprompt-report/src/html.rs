@@ -55,7 +55,7 @@ const REASON_COLORS: [(&str, &str); 7] = [
 pub(crate) fn render(c: &Comparison) -> (String, Vec<Plot>) {
     let mut plots = Vec::new();
     let mut labels: Vec<String> = Vec::new();
-    for m in c.methods.iter().chain(&c.reference) {
+    for m in c.methods.iter().chain(&c.references) {
         for label in tables::labels_of(m).into_iter().chain(m.projection.iter().map(|p| p.label.clone())) {
             if !labels.contains(&label) {
                 labels.push(label);
@@ -78,8 +78,8 @@ pub(crate) fn render(c: &Comparison) -> (String, Vec<Plot>) {
     for (i, m) in c.methods.iter().enumerate() {
         let _ = write!(page, r##"<a href="#method-{}">{}</a>"##, i + 1, esc(&m.name));
     }
-    if c.reference.is_some() {
-        page.push_str(r##"<a href="#reference">reference</a>"##);
+    for (i, r) in c.references.iter().enumerate() {
+        let _ = write!(page, r##"<a href="#reference-{}">{}</a>"##, i + 1, esc(&r.name));
     }
     page.push_str("</nav></header>");
 
@@ -91,7 +91,7 @@ pub(crate) fn render(c: &Comparison) -> (String, Vec<Plot>) {
         .methods
         .iter()
         .map(|m| (m, false))
-        .chain(c.reference.iter().map(|r| (r, true)))
+        .chain(c.references.iter().map(|r| (r, true)))
         .map(|(m, reference)| BarGroup {
             name: m.name.clone(),
             values: vec![summary(&m.metrics, "micro_f1"), summary(&m.metrics, "macro_f1")],
@@ -136,15 +136,9 @@ pub(crate) fn render(c: &Comparison) -> (String, Vec<Plot>) {
         let stem = format!("{:02}-{}", i + 1, slug(&m.name));
         page.push_str(&method_section(&mut plots, &format!("method-{}", i + 1), &stem, m, &labels, svg::color(i)));
     }
-    if let Some(r) = &c.reference {
-        page.push_str(&method_section(
-            &mut plots,
-            "reference",
-            &format!("reference-{}", slug(&r.name)),
-            r,
-            &labels,
-            "#8a94a3",
-        ));
+    for (i, r) in c.references.iter().enumerate() {
+        let (id, stem) = (format!("reference-{}", i + 1), format!("reference-{}", slug(&r.name)));
+        page.push_str(&method_section(&mut plots, &id, &stem, r, &labels, "#8a94a3"));
     }
     page.push_str("<footer>Written by genprompt-report: one self-contained file (inline CSS and SVG, no scripts, nothing fetched); the plots are also in plots/.</footer></main></body></html>\n");
     (page, plots)
@@ -164,8 +158,13 @@ fn headline(c: &Comparison) -> String {
             if let Some((low, high)) = interval(&m.metrics, key) {
                 let _ = write!(part, " [{low:.1}–{high:.1}]");
             }
-            if let Some((mean, std)) = c.reference.as_ref().and_then(|r| summary(&r.metrics, key)) {
-                let _ = write!(part, " <span class=\"muted\">(reference {mean:.1} ± {std:.1})</span>");
+            let references: Vec<String> = c
+                .references
+                .iter()
+                .filter_map(|r| summary(&r.metrics, key).map(|(mean, std)| format!("{} {mean:.1} ± {std:.1}", esc(&r.name))))
+                .collect();
+            if !references.is_empty() {
+                let _ = write!(part, " <span class=\"muted\">({})</span>", references.join("; "));
             }
             parts.push(part);
         }

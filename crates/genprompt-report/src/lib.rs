@@ -35,8 +35,9 @@ pub struct Comparison {
     /// Extra facts shown under the title as `name: value` (budget, seed, runs...).
     pub details: Vec<(String, String)>,
     pub methods: Vec<MethodResult>,
-    /// Real (gold) training data scored the same way: shown as a reference row, never ranked.
-    pub reference: Option<MethodResult>,
+    /// Real training data scored the same way (the seed rows the methods started from, the whole
+    /// real training split): shown as reference rows, never ranked.
+    pub references: Vec<MethodResult>,
 }
 
 /// One method's results; every part except `name` may be empty.

@@ -100,8 +100,8 @@ fn ranked_table(
         let _ = write!(html, r#"<th title="{}">{}</th>"#, esc(tip), esc(name));
     }
     html.push_str("</tr></thead><tbody>");
-    let reference = c.reference.as_ref().map(|r| (r, cells(&r.metrics)));
-    let all = rows.iter().map(|(m, row)| (*m, row)).chain(reference.iter().map(|(r, row)| (*r, row)));
+    let references: Vec<_> = c.references.iter().map(|r| (r, cells(&r.metrics))).collect();
+    let all = rows.iter().map(|(m, row)| (*m, row)).chain(references.iter().map(|(r, row)| (*r, row)));
     for (i, (method, cells)) in all.enumerate() {
         let is_ref = i >= rows.len();
         html.push_str(if is_ref { r#"<tr class="ref">"# } else { "<tr>" });
@@ -120,7 +120,7 @@ fn ranked_table(
 /// Downstream results in the layout of the paper's Table 3 (micro-F1) and Table 6 (macro-F1).
 pub(crate) fn downstream_table(c: &Comparison) -> String {
     let first =
-        c.methods.iter().chain(&c.reference).map(|m| &m.metrics).find(|m| m.is_object()).unwrap_or(&Value::Null);
+        c.methods.iter().chain(&c.references).map(|m| &m.metrics).find(|m| m.is_object()).unwrap_or(&Value::Null);
     let classifier = first.get("classifier").and_then(Value::as_str).unwrap_or("classifier");
     let runs = first.get("runs").and_then(Value::as_array).map_or(0, Vec::len);
     let caption = format!(

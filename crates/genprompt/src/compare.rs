@@ -222,21 +222,21 @@ pub fn compare(config: &CompareConfig, observer: &dyn Observer, cancel: &CancelT
         });
         all_metrics.insert(name.clone(), metrics);
     }
-    let reference = match &real_train {
-        Some(real) => {
-            observer.step("== real training data (reference)");
-            let metrics =
-                evaluate_with(&plan(config, real, &test, real_train.as_ref(), Mix::Real), &reuse, observer, cancel)?;
-            let result = MethodResult {
-                name: "real data".to_string(),
-                metrics: serde_json::to_value(&metrics)?,
-                ..Default::default()
-            };
-            all_metrics.insert("real data".to_string(), metrics);
-            Some(result)
-        }
-        None => None,
-    };
+    // References, never ranked: the real rows every method started from (what the seeds alone
+    // are worth), then the whole real training split when given (the paper's "gold").
+    let seeds = seed_rows(&loaded);
+    let mut references = Vec::new();
+    // The seed rows are trained on as a method's rows are (`Mix::Synthetic`: train on `train`);
+    // `Mix::Real` trains on the real training split.
+    for (name, rows, mix) in
+        [("real seed rows", seeds.as_ref(), Mix::Synthetic), ("real data", real_train.as_ref(), Mix::Real)]
+    {
+        let Some(rows) = rows else { continue };
+        observer.step(&format!("== {name} (reference)"));
+        let metrics = evaluate_with(&plan(config, rows, &test, real_train.as_ref(), mix), &reuse, observer, cancel)?;
+        references.push(MethodResult { name: name.to_string(), metrics: serde_json::to_value(&metrics)?, ..Default::default() });
+        all_metrics.insert(name.to_string(), metrics);
+    }
     observer.cleared();
     let comparison = Comparison {
         task: loaded.task.name.clone(),
@@ -249,7 +249,7 @@ pub fn compare(config: &CompareConfig, observer: &dyn Observer, cancel: &CancelT
             ("probe runs".to_string(), config.runs.to_string()),
         ],
         methods: results,
-        reference,
+        references,
     };
     let files = genprompt_report::write_report(&comparison, &config.out)?;
     let metrics_file = metrics_path(&config.out);
@@ -262,6 +262,18 @@ pub fn compare(config: &CompareConfig, observer: &dyn Observer, cancel: &CancelT
 fn generator_name(results: &[MethodResult]) -> String {
     let manifest = results.first().and_then(|r| r.manifest.as_ref());
     manifest.and_then(|m| m["llm"]["name"].as_str()).unwrap_or_default().to_string()
+}
+
+/// The seed rows of every label as training rows (none when the task has no seeds).
+fn seed_rows(loaded: &genprompt_data::LoadedTask) -> Option<NamedRows> {
+    let rows: Vec<genprompt_core::Row> = loaded
+        .task
+        .labels()
+        .iter()
+        .zip(&loaded.seed_rows)
+        .flat_map(|(label, seeds)| seeds.iter().map(|seed| genprompt_core::Row::new(seed.text.clone(), label.name.clone())))
+        .collect();
+    (!rows.is_empty()).then(|| NamedRows { name: "the task's seed rows".to_string(), rows })
 }
 
 /// An evaluation of `train` against the compare's test rows.

@@ -129,7 +129,10 @@ fn compare_embeds_each_text_once_and_uses_the_one_chat_model() {
         .with_store(StoreConfig::default().with_cache(CacheMode::Off));
     let compared = genprompt::compare(&config, &(), &CancelToken::new()).expect("the compare runs");
 
-    assert_eq!(compared.metrics.keys().collect::<Vec<_>>(), ["genetic", "real data", "simprompt"]);
+    assert_eq!(compared.metrics.keys().collect::<Vec<_>>(), ["genetic", "real data", "real seed rows", "simprompt"]);
+    let n_seeds = common::SEEDS.lines().filter(|line| !line.trim().is_empty()).count();
+    assert_eq!(compared.metrics["real seed rows"].n_train, n_seeds, "the seed reference trains on the seed rows");
+    assert_eq!(compared.metrics["real data"].n_train, 4);
     assert!(compared.report.is_file());
     let counts = encoder.counts.lock().unwrap().clone();
     let mut sent = 0;

@@ -202,7 +202,7 @@ fn compare_writes_a_self_contained_report_and_metrics_for_every_method() {
     }
     assert!(!html.contains("src=\"http") && !html.contains("href=\"http"), "the report fetches nothing");
     let metrics: serde_json::Value = serde_json::from_str(&context.read("cmp/metrics.json")).unwrap();
-    for method in ["genetic", "simprompt", "real data"] {
+    for method in ["genetic", "simprompt", "real seed rows", "real data"] {
         assert_eq!(metrics[method]["runs"].as_array().map(Vec::len), Some(2), "{method}");
     }
     assert!(context.path("cmp/methods/genetic/dataset.jsonl").is_file());

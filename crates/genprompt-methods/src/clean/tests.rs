@@ -63,6 +63,16 @@ fn a_relation_text_is_a_sentence_about_its_entities() {
     assert_eq!(check("<chemical>LY 293284</chemical>\n<protein>5-HT(1A)</protein>"), Err(Rejection::TooFewWords));
     assert_eq!(check("<chemical>Aspirin</chemical> inhibits <protein>COX-1</protein>."), Err(Rejection::TooFewWords));
     assert_eq!(check("<chemical>Aspirin</chemical> irreversibly inhibits <protein>COX-1</protein> here."), Ok(()));
+    // A ChemProt row the 0.5B wrote: a sentence without tags, then a line of bare tagged names.
+    assert_eq!(
+        check("VEGF expression rose sharply in the treated breast cancer cells.\n<chemical> VEGF </chemical> <protein> KDR </protein>"),
+        Err(Rejection::TagsOutsideSentence)
+    );
+    assert_eq!(
+        check("Treated cells showed that <chemical>aspirin</chemical>\nirreversibly inhibits <protein>COX-1</protein> in platelets."),
+        Ok(()),
+        "a sentence wrapped over two lines keeps its tags in it"
+    );
     let clean = |raw: &str| clean_reply(raw, Cleaning::Clean, "agonist", "sentence");
     assert_eq!(
         clean(

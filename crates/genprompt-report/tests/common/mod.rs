@@ -145,11 +145,11 @@ pub fn sample() -> Comparison {
             ("runs".into(), "3".into()),
         ],
         methods: vec![genetic, simprompt, attrprompt, zeroshot],
-        reference: Some(MethodResult {
+        references: vec![MethodResult {
             name: "gold (real train)".into(),
             metrics: metrics(0.881, 0.874, 0.177, 2563, true),
             ..MethodResult::default()
-        }),
+        }],
     }
 }
 
