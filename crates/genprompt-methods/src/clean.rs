@@ -89,8 +89,12 @@ const RAW_REFUSAL_SUBSTRINGS: [&str; 5] = ["I apologize", "sorry", "Sorry", "an 
 /// <protein>Y</protein>" has one; a bare pair of tagged names has none).
 pub const MIN_WORDS_OUTSIDE_TAGS: usize = 3;
 
-/// A text needs this many words ("technical_swap_msg1" is an identifier, not a message).
-pub const MIN_WORDS: usize = 2;
+/// A text needs this many words ("technical_swap_msg1" is an identifier, "Order 30577." a
+/// fragment, not a message).
+pub const MIN_WORDS: usize = 3;
+
+/// Share of a label definition's words, in order, at or above which a text repeats it.
+pub const DEFINITION_ECHO_SHARE: f64 = 0.8;
 
 /// Word-level similarity (2 x longest common subsequence / total words) at or above which a reply
 /// counts as a copy of a text shown in its prompt.
@@ -189,13 +193,24 @@ pub fn check_entity_tags(text: &str, relation: &genprompt_core::RelationSpec) ->
 /// Whether `text` nearly repeats `shown` (a parent or an example of its prompt): word-level
 /// similarity at or above [`NEAR_COPY_SIMILARITY`], so a copy with a changed word or two counts.
 pub fn is_near_copy(text: &str, shown: &str) -> bool {
+    let (common, a, b) = common_words(text, shown);
+    a > 0 && b > 0 && 2.0 * common as f64 / (a + b) as f64 >= NEAR_COPY_SIMILARITY
+}
+
+/// Whether `text` repeats most of a label's definition ("Technical support for the website or
+/// app: login, password reset, ..."), which small models offer instead of an example of it.
+/// Definitions under five words are too short to tell.
+pub fn repeats_definition(text: &str, definition: &str) -> bool {
+    let (common, _, n_definition) = common_words(text, definition);
+    n_definition >= 5 && common as f64 >= DEFINITION_ECHO_SHARE * n_definition as f64
+}
+
+/// The longest common subsequence of the lowercased words of `a` and `b`, and their word counts.
+fn common_words(a: &str, b: &str) -> (usize, usize, usize) {
     let words = |s: &str| -> Vec<String> {
         s.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect()
     };
-    let (a, b) = (words(text), words(shown));
-    if a.is_empty() || b.is_empty() {
-        return false;
-    }
+    let (a, b) = (words(a), words(b));
     // Longest common subsequence of words, one row at a time.
     let mut row = vec![0usize; b.len() + 1];
     for word in &a {
@@ -206,7 +221,7 @@ pub fn is_near_copy(text: &str, shown: &str) -> bool {
             diagonal = above;
         }
     }
-    2.0 * row[b.len()] as f64 / (a.len() + b.len()) as f64 >= NEAR_COPY_SIMILARITY
+    (row[b.len()], a.len(), b.len())
 }
 
 /// The key under which two texts count as the same: case and whitespace do not matter.

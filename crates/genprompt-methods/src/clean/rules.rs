@@ -6,7 +6,7 @@
 use super::Rejection;
 
 /// Phrases that only a model declining the task writes.
-const REFUSAL_PHRASES: [&str; 20] = [
+const REFUSAL_PHRASES: [&str; 22] = [
     "as an ai",
     "language model",
     "i'm unable to",
@@ -27,6 +27,8 @@ const REFUSAL_PHRASES: [&str; 20] = [
     "i can't assist",
     "i can't help with that",
     "due to the ethical",
+    "i couldn't find a suitable",
+    "could you please provide me with more information",
 ];
 
 /// Refusals recognised at the start only, so that "sorry to bother you" and "I can't log in" survive.
@@ -124,7 +126,7 @@ fn is_example_label(bare: &str) -> bool {
 pub(super) fn is_trailer(line: &str) -> bool {
     let lower = line.to_lowercase();
     let bare = lower.trim_start_matches(['(', '*', '_', '-', ' ']);
-    const TRAILERS: [&str; 14] = [
+    const TRAILERS: [&str; 17] = [
         "note:",
         "note that",
         "explanation",
@@ -133,6 +135,9 @@ pub(super) fn is_trailer(line: &str) -> bool {
         "this sentence",
         "this text",
         "this example",
+        "the tone of",
+        "the style of",
+        "this response",
         "i hope this",
         "let me know",
         "feel free",

@@ -25,6 +25,27 @@ fn cleaning_cases() {
 }
 
 #[test]
+fn what_the_quickstart_run_of_the_05b_kept_before() {
+    // Rows of `genprompt quickstart` on Qwen2.5-Coder-0.5B that the cleaning let through.
+    check("Order 30577.", Err(Rejection::TooFewWords));
+    check(
+        "Can I change the shipping address on an order I placed an hour ago?\nThe tone of this customer support message is polite.",
+        Ok("Can I change the shipping address on an order I placed an hour ago?"),
+    );
+    check(
+        "Hello! I'm sorry, I couldn't find a suitable customer support message for that category. Could you please provide me with more information?",
+        Err(Rejection::Refusal),
+    );
+    let definition = "problems using the website or app: login, password reset, errors, crashes, pages not loading";
+    assert!(repeats_definition(
+        "Technical support for the website or app: login, password reset, errors, crashes, pages not loading.",
+        definition
+    ));
+    assert!(!repeats_definition("The app crashes at login and the password reset page is not loading.", definition));
+    assert!(!repeats_definition("refunds twice", "refunds"), "a one-word definition is too short to tell");
+}
+
+#[test]
 fn raw_mode_keeps_text_and_uses_the_papers_substrings() {
     let raw = |text| clean_reply(text, Cleaning::Raw, "billing", "customer message");
     assert_eq!(raw("Here is one:\nBilled twice."), Ok("Here is one:\nBilled twice.".to_string()));
@@ -203,6 +224,7 @@ fn every_rejection_has_its_own_counter() {
         Rejection::Placeholder,
         Rejection::OtherScript,
         Rejection::TooFewWords,
+        Rejection::TagsOutsideSentence,
     ];
     let mut counts = RejectionCounts::default();
     for (idx, rejection) in all.iter().enumerate() {
@@ -212,18 +234,18 @@ fn every_rejection_has_its_own_counter() {
     }
     // Surplus replies (steady schedule) are counted by the run, not by a rejection.
     let got: Vec<usize> = counts.by_reason().iter().filter(|(name, _)| *name != "surplus").map(|(_, n)| *n).collect();
-    assert_eq!(got, (1..=16).collect::<Vec<_>>());
-    assert_eq!(counts.total(), (1..=16).sum::<usize>());
-    assert_eq!(counts.top()[0], ("too_few_words", 16));
+    assert_eq!(got, (1..=17).collect::<Vec<_>>());
+    assert_eq!(counts.total(), (1..=17).sum::<usize>());
+    assert_eq!(counts.top()[0], ("tags_outside_sentence", 17));
 }
 
 #[test]
 fn a_prefix_that_changes_length_when_lowercased_is_cut_at_the_right_place() {
     // 'İ' is 2 bytes and lowercases to 3; the Kelvin sign is 3 bytes and lowercases to 1.
-    let got = clean_reply("İstanbul haberi:Derbi bitti.", Cleaning::Clean, "spor", "İstanbul haberi");
-    assert_eq!(got.as_deref(), Ok("Derbi bitti."));
+    let got = clean_reply("İstanbul haberi:Derbi bitti artık.", Cleaning::Clean, "spor", "İstanbul haberi");
+    assert_eq!(got.as_deref(), Ok("Derbi bitti artık."));
     // Cutting by the lowercase's length would land inside 'é' here.
-    assert_eq!(clean_reply("İ:é bien", Cleaning::Clean, "x", "İ").as_deref(), Ok("é bien"));
+    assert_eq!(clean_reply("İ:é bien sûr", Cleaning::Clean, "x", "İ").as_deref(), Ok("é bien sûr"));
     let got = clean_reply("\u{212a}elvin note: it is cold.", Cleaning::Clean, "x", "kelvin note");
     assert_eq!(got.as_deref(), Ok("it is cold."));
 }

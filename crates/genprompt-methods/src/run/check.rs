@@ -8,7 +8,7 @@ use genprompt_embed::{Embeddings, Encoder};
 use genprompt_llm::{ChatMessage, ChatRequest, Sampling};
 
 use super::RunConfig;
-use crate::clean::{duplicate_key, is_near_copy};
+use crate::clean::{duplicate_key, is_near_copy, repeats_definition};
 use crate::{Cleaning, MethodError, Rejection, SYSTEM_PROMPT, check_entity_tags, clean_reply};
 
 /// Embeds `texts`, refusing an answer without exactly one row of the encoder's dimension per
@@ -68,6 +68,9 @@ pub(super) fn check_reply(
     let cleaning = config.cleaning;
     let raw = if config.structured { text_field(raw) } else { raw.to_string() };
     let text = clean_reply(&raw, cleaning, &label.name, &task.text_kind)?;
+    if cleaning == Cleaning::Clean && repeats_definition(&text, &label.definition) {
+        return Err(Rejection::PromptEcho);
+    }
     if let (Cleaning::Clean, Some(relation)) = (cleaning, &task.relation) {
         check_entity_tags(&text, relation)?;
     }

@@ -92,7 +92,7 @@ fn task() -> (Task, Vec<Vec<SeedRow>>) {
     let seeds = vec![
         vec![
             SeedRow { line: 1, text: "I was charged twice".into() },
-            SeedRow { line: 3, text: "Refund please".into() },
+            SeedRow { line: 3, text: "Refund please, now".into() },
             SeedRow { line: 5, text: "Why is my invoice so high?".into() },
         ],
         vec![
@@ -125,7 +125,7 @@ fn keeps_exactly_n_per_label_and_counts_every_rejection() {
     let chat = ScriptedChat::new(vec![
         Ok("Here is a new message:\nMessage number {seed}"),
         Ok("I'm sorry, but I cannot do that."),
-        Ok("Refund please"),
+        Ok("Refund please, now"),
         Err(()),
         Ok("   "),
         Ok("Message number {seed}"),

@@ -100,7 +100,7 @@ fn check_exact(outcome: &GenerationOutcome, n: usize) {
 const MIXED: [Result<&str, ()>; 6] = [
     Ok("Here is a new message:\nMessage number {seed}"),
     Ok("I'm sorry, but I cannot do that."),
-    Ok("Refund please"),
+    Ok("Refund please, now"),
     Err(()),
     Ok("Message number {seed}"),
     Ok("Another message {seed}"),
