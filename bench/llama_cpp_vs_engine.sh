@@ -10,7 +10,8 @@
 #    `llama-batched-bench` and `llama-server` there (about 8 min on 2 cores, once). The flags
 #    match the crate's build: GGML_NATIVE=OFF, so ggml's defaults (AVX, AVX2, FMA, F16C) apply
 #    to both.
-# 2. Single stream: `llama-bench -p PP1 -n TG1` against `genprompt-bench engine ... PP1 TG1 1`.
+# 2. Single stream: `llama-bench -p PP1` and `-n TG1 -d PP1` (generation after a PP1-token
+#    context) against `genprompt-bench engine ... PP1 TG1 1`.
 # 3. Batched: `llama-batched-bench -npp PP -ntg TG -npl NPL` against the engine on the same shapes.
 # Each side runs REPS times (default 3), alternating, and the best of each is compared; the raw
 # JSON lines stay in target/llama-cpp/results/. MODEL is a catalogue name (fetched first with
@@ -43,14 +44,18 @@ if [ ! -x "$BUILD/bin/llama-batched-bench" ] || [ ! -x "$BUILD/bin/llama-bench" 
   cmake --build "$BUILD" --config Release -j "${CMAKE_BUILD_PARALLEL_LEVEL:-2}" \
     --target llama-bench llama-batched-bench llama-server >"$WORK/build.log"
 fi
-cargo build --release --locked -q -p genprompt-bench -p genprompt-cli
+cargo build --release --locked -q --workspace  # a -p build resolves other features and rebuilds dependencies
 BIN=target/release
 GGUF="$("$BIN/genprompt-bench" model-path "$MODEL")" || exit 2
 echo "== $GGUF, $THREADS threads, $REPS runs each, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
 stamp=$(date +%Y%m%d-%H%M%S)
 for rep in $(seq "$REPS"); do
-  "$BUILD/bin/llama-bench" -m "$GGUF" -t "$THREADS" -p "$PP1" -n "$TG1" -r 1 -o jsonl \
+  # Generation at depth PP1 (-d): the engine's tokens follow its PP1-token prompt, so both sides
+  # attend over the same context.
+  "$BUILD/bin/llama-bench" -m "$GGUF" -t "$THREADS" -p "$PP1" -n 0 -r 1 -o jsonl \
+    >>"$OUT/$stamp-llama-bench.jsonl" 2>/dev/null
+  "$BUILD/bin/llama-bench" -m "$GGUF" -t "$THREADS" -p 0 -n "$TG1" -d "$PP1" -r 1 -o jsonl \
     >>"$OUT/$stamp-llama-bench.jsonl" 2>/dev/null
   "$BUILD/bin/llama-batched-bench" -m "$GGUF" -t "$THREADS" -tb "$THREADS" -c 16384 -b 512 -ub 512 \
     -npp "$PP" -ntg "$TG" -npl "$NPL" --output-format jsonl 2>/dev/null \
@@ -76,7 +81,7 @@ made = min(r["generated_tokens"] for r in single)
 print("| test | llama.cpp's tool, tokens/s | genprompt engine, tokens/s | ratio |")
 print("|---|---:|---:|---:|")
 print(f"| single stream, prompt (pp{bench[0]['n_prompt'] or single[0]['pp']}) | {pp_ref:.1f} | {pp_ours:.1f} | {pp_ours / pp_ref:.2f}x |")
-print(f"| single stream, generation (tg{single[0]['tg']}; engine made >= {made}) | {tg_ref:.1f} | {tg_ours:.1f} | {tg_ours / tg_ref:.2f}x |")
+print(f"| single stream, generation (tg{single[0]['tg']} after {single[0]['pp']} prompt tokens; engine made >= {made}) | {tg_ref:.1f} | {tg_ours:.1f} | {tg_ours / tg_ref:.2f}x |")
 ref, ours = defaultdict(list), defaultdict(list)
 for r in rows("batched-bench"):
     ref[r["pl"]].append(r)

@@ -28,7 +28,7 @@ def test_models_list_shows_the_catalogue_and_fetch_is_idempotent() -> None:
     assert set(models) == {"qwen2.5-coder-1.5b", "qwen2.5-coder-0.5b", "smollm2-135m", "all-minilm-l6-v2"}
     assert {model["kind"] for model in models.values()} == {"llm", "encoder"}
     defaults = [name for name, model in models.items() if model["default"]]
-    assert sorted(defaults) == ["all-minilm-l6-v2", "qwen2.5-coder-0.5b"]
+    assert sorted(defaults) == ["all-minilm-l6-v2", "qwen2.5-coder-1.5b"]
     # ./x test fetches the defaults and the model the tests run.
     for name in [*defaults, "smollm2-135m"]:
         assert models[name]["present"] and Path(models[name]["path"]).is_dir(), models[name]

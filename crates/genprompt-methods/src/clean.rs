@@ -124,6 +124,11 @@ fn clean(raw: &str, label: &str, text_kind: &str) -> Result<String, Rejection> {
     let text_kind = text_kind.to_lowercase();
     let mut lines: Vec<&str> =
         raw.lines().map(str::trim).filter(|line| !line.is_empty() && !line.starts_with("```")).collect();
+    // A horizontal rule ("---") before the text opens it; after the text, it starts notes (below).
+    let is_rule = |line: &str| line.len() >= 3 && line.chars().all(|c| matches!(c, '-' | '*' | '_' | '='));
+    while lines.len() > 1 && is_rule(lines[0]) {
+        lines.remove(0);
+    }
     while lines.len() > 1 && rules::is_lead_in(lines[0], &text_kind) {
         lines.remove(0);
     }

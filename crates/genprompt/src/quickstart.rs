@@ -110,6 +110,12 @@ pub fn quickstart(config: &QuickstartConfig, observer: &dyn Observer, cancel: &C
     };
     let started = Instant::now();
     observer.step("loading models");
+    // The quickstart is a first run on an otherwise idle machine: the embedded model gets every
+    // core (the library's default leaves one free, which halves a 2-core machine).
+    let mut backends = backends.clone();
+    if backends.llm.threads.is_none() {
+        backends.llm.threads = std::thread::available_parallelism().ok().map(|n| n.get());
+    }
     let llm = backends.load_llm(loaded.llm.as_ref())?;
     let encoder = backends.load_encoder()?;
     let cache = EmbeddingCache::default();

@@ -28,6 +28,8 @@ fn cleaning_cases() {
 fn what_the_quickstart_run_of_the_05b_kept_before() {
     // Rows of `genprompt quickstart` on Qwen2.5-Coder-0.5B that the cleaning let through.
     check("Order 30577.", Err(Rejection::TooFewWords));
+    // And one the 1.5B opened with a horizontal rule.
+    check("---\nHi there! My order 30577 arrived with the mug in pieces.", Ok("Hi there! My order 30577 arrived with the mug in pieces."));
     check(
         "Can I change the shipping address on an order I placed an hour ago?\nThe tone of this customer support message is polite.",
         Ok("Can I change the shipping address on an order I placed an hour ago?"),
