@@ -188,7 +188,8 @@ pub fn check_entity_tags(text: &str, relation: &genprompt_core::RelationSpec) ->
     if rules::words_outside_tags(text, &tags) < MIN_WORDS_OUTSIDE_TAGS {
         return Err(Rejection::TooFewWords);
     }
-    let holds_a_tag = |line: &str| tags.iter().any(|tag| line.contains(&format!("<{tag}>")) || line.contains(&format!("</{tag}>")));
+    let holds_a_tag =
+        |line: &str| tags.iter().any(|tag| line.contains(&format!("<{tag}>")) || line.contains(&format!("</{tag}>")));
     if text.lines().any(|line| holds_a_tag(line) && rules::words_outside_tags(line, &tags) < MIN_WORDS_OUTSIDE_TAGS) {
         return Err(Rejection::TagsOutsideSentence);
     }

@@ -161,7 +161,9 @@ fn headline(c: &Comparison) -> String {
             let references: Vec<String> = c
                 .references
                 .iter()
-                .filter_map(|r| summary(&r.metrics, key).map(|(mean, std)| format!("{} {mean:.1} ± {std:.1}", esc(&r.name))))
+                .filter_map(|r| {
+                    summary(&r.metrics, key).map(|(mean, std)| format!("{} {mean:.1} ± {std:.1}", esc(&r.name)))
+                })
                 .collect();
             if !references.is_empty() {
                 let _ = write!(part, " <span class=\"muted\">({})</span>", references.join("; "));

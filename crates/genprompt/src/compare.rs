@@ -234,7 +234,11 @@ pub fn compare(config: &CompareConfig, observer: &dyn Observer, cancel: &CancelT
         let Some(rows) = rows else { continue };
         observer.step(&format!("== {name} (reference)"));
         let metrics = evaluate_with(&plan(config, rows, &test, real_train.as_ref(), mix), &reuse, observer, cancel)?;
-        references.push(MethodResult { name: name.to_string(), metrics: serde_json::to_value(&metrics)?, ..Default::default() });
+        references.push(MethodResult {
+            name: name.to_string(),
+            metrics: serde_json::to_value(&metrics)?,
+            ..Default::default()
+        });
         all_metrics.insert(name.to_string(), metrics);
     }
     observer.cleared();
@@ -271,7 +275,9 @@ fn seed_rows(loaded: &genprompt_data::LoadedTask) -> Option<NamedRows> {
         .labels()
         .iter()
         .zip(&loaded.seed_rows)
-        .flat_map(|(label, seeds)| seeds.iter().map(|seed| genprompt_core::Row::new(seed.text.clone(), label.name.clone())))
+        .flat_map(|(label, seeds)| {
+            seeds.iter().map(|seed| genprompt_core::Row::new(seed.text.clone(), label.name.clone()))
+        })
         .collect();
     (!rows.is_empty()).then(|| NamedRows { name: "the task's seed rows".to_string(), rows })
 }

@@ -29,7 +29,10 @@ fn what_the_quickstart_run_of_the_05b_kept_before() {
     // Rows of `genprompt quickstart` on Qwen2.5-Coder-0.5B that the cleaning let through.
     check("Order 30577.", Err(Rejection::TooFewWords));
     // And one the 1.5B opened with a horizontal rule.
-    check("---\nHi there! My order 30577 arrived with the mug in pieces.", Ok("Hi there! My order 30577 arrived with the mug in pieces."));
+    check(
+        "---\nHi there! My order 30577 arrived with the mug in pieces.",
+        Ok("Hi there! My order 30577 arrived with the mug in pieces."),
+    );
     check(
         "Can I change the shipping address on an order I placed an hour ago?\nThe tone of this customer support message is polite.",
         Ok("Can I change the shipping address on an order I placed an hour ago?"),
@@ -88,11 +91,15 @@ fn a_relation_text_is_a_sentence_about_its_entities() {
     assert_eq!(check("<chemical>Aspirin</chemical> irreversibly inhibits <protein>COX-1</protein> here."), Ok(()));
     // A ChemProt row the 0.5B wrote: a sentence without tags, then a line of bare tagged names.
     assert_eq!(
-        check("VEGF expression rose sharply in the treated breast cancer cells.\n<chemical> VEGF </chemical> <protein> KDR </protein>"),
+        check(
+            "VEGF expression rose sharply in the treated breast cancer cells.\n<chemical> VEGF </chemical> <protein> KDR </protein>"
+        ),
         Err(Rejection::TagsOutsideSentence)
     );
     assert_eq!(
-        check("Treated cells showed that <chemical>aspirin</chemical>\nirreversibly inhibits <protein>COX-1</protein> in platelets."),
+        check(
+            "Treated cells showed that <chemical>aspirin</chemical>\nirreversibly inhibits <protein>COX-1</protein> in platelets."
+        ),
         Ok(()),
         "a sentence wrapped over two lines keeps its tags in it"
     );
