@@ -7,10 +7,13 @@
 #   bench/table3.sh DATASET [MODEL] [N]      e.g. bench/table3.sh sms_spam qwen2.5-coder-0.5b 40
 #
 # DATASET is a folder of ../shared/datasets (DATA overrides) with an example task of the same name
-# in examples/. Runs `genprompt compare` into target/table3/DATASET-MODEL-nN-sSEED (a rerun resumes:
-# finished methods are kept, a stopped one continues from its journal), then prints both tables
-# in markdown from its metrics.json. SEED (default 42), THREADS (default 2), METHODS and EXTRA
-# (more compare flags) can be set in the environment. Needs `cargo build --release` and the models.
+# in examples/ (TASK overrides it: DATA=../shared/datasets/genetic_prompt_release
+# TASK=examples/gp_chemprot/task.toml bench/table3.sh chemprot runs the paper's own ChemProt
+# splits). Runs `genprompt compare` into target/table3/DATASET-MODEL-nN-sSEED[-EXTRA] (a rerun
+# resumes: finished methods are kept, a stopped one continues from its journal), then prints both
+# tables in markdown from its metrics.json. SEED (default 42), THREADS (default 2), METHODS and
+# EXTRA (more compare flags) can be set in the environment. Needs `cargo build --release` and the
+# models.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,12 +24,13 @@ SEED="${SEED:-42}"
 THREADS="${THREADS:-2}"
 METHODS="${METHODS:-genetic,genetic-random,simprompt,attrprompt,zeroshot,fewshot}"
 DATA="${DATA:-../shared/datasets}"
-OUT="target/table3/$DATASET-$MODEL-n$N-s$SEED"
+TASK="${TASK:-examples/$DATASET/task.toml}"
+OUT="target/table3/$DATASET-$MODEL-n$N-s$SEED${EXTRA:+-${EXTRA//[^a-z0-9]/}}"
 mkdir -p "$(dirname "$OUT")"
 
 started=$SECONDS
 # shellcheck disable=SC2086
-target/release/genprompt compare --task "examples/$DATASET/task.toml" --examples "$DATA/$DATASET/train.jsonl" \
+target/release/genprompt compare --task "$TASK" --examples "$DATA/$DATASET/train.jsonl" \
   --test "$DATA/$DATASET/test.jsonl" --real-train "$DATA/$DATASET/train.jsonl" --methods "$METHODS" \
   -n "$N" --seed "$SEED" --llm "$MODEL" --threads "$THREADS" --out "$OUT" ${EXTRA:-} \
   2>&1 | tee "$OUT.log"

@@ -3,7 +3,8 @@
 //! llama-cpp-2 ships a converter behind its `common` feature, which this workspace leaves off
 //! because it compiles much more C++. Supported: `type` (object, array, string, number, integer,
 //! boolean, null, or a list of them), `properties`, `items`, `minItems`/`maxItems`,
-//! `minLength`/`maxLength`, `enum` and `const`. Anything else is refused rather than ignored.
+//! `minLength`/`maxLength`, a string's `pattern` (see [`pattern`]), `enum` and `const`. Anything
+//! else is refused rather than ignored.
 //!
 //! The grammar describes a subset of the valid documents, chosen to keep a small model on track:
 //! every listed property is produced, in schema order (optional ones too: an object holding
@@ -16,8 +17,7 @@ use serde_json::Value;
 /// `x{m,n}` into about `n` rules, so a huge bound would exhaust memory instead of failing.
 const MAX_REPEAT: u64 = 4096;
 
-const UNSUPPORTED: [&str; 9] =
-    ["$ref", "anyOf", "oneOf", "allOf", "not", "pattern", "patternProperties", "if", "format"];
+const UNSUPPORTED: [&str; 8] = ["$ref", "anyOf", "oneOf", "allOf", "not", "patternProperties", "if", "format"];
 
 /// The grammar for `schema`, with start rule `root`.
 pub(crate) fn from_schema(schema: &Value) -> Result<String, String> {
@@ -129,6 +129,15 @@ impl Rules {
                 };
                 Ok(self.add(hint, body))
             }
+            "string" if schema.get("pattern").is_some() => {
+                let Some(regex) = schema.get("pattern").and_then(Value::as_str) else {
+                    return Err(format!("{path}: `pattern` must be a string"));
+                };
+                if bound("minLength").is_some() || bound("maxLength").is_some() {
+                    return Err(format!("{path}: `pattern` with minLength/maxLength is not supported; bound the pattern"));
+                }
+                pattern::string(regex, MAX_REPEAT, path)
+            }
             "string" => match (bound("minLength"), bound("maxLength")) {
                 (Some(min), Some(max)) if max < min => Err(format!("{path}: maxLength is below minLength")),
                 (None, None) => Ok("string".to_string()),
@@ -143,10 +152,14 @@ impl Rules {
 
 /// A GBNF string literal matching exactly the JSON text of `value`.
 fn literal(value: &Value) -> String {
-    let json = value.to_string();
-    let mut out = String::with_capacity(json.len() + 2);
+    quote(&value.to_string())
+}
+
+/// A GBNF string literal matching exactly `text`.
+fn quote(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
     out.push('"');
-    for c in json.chars() {
+    for c in text.chars() {
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
@@ -160,5 +173,6 @@ fn literal(value: &Value) -> String {
     out
 }
 
+mod pattern;
 #[cfg(test)]
 mod tests;

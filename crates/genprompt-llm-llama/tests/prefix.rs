@@ -96,6 +96,19 @@ or technical? Answer with a JSON object {\"genes\": [...]} of 3 to 6 short attri
     let reply = model.chat(&[request.clone()]).remove(0).expect("a structured reply that fits");
     schema::parse(&reply.text, &mixed).unwrap_or_else(|err| panic!("{err}: {}", reply.text));
 
+    // A pattern holds the model to an entity-tagged sentence (how relation tasks ask).
+    let tagged = json!({"type": "object", "properties": {"text": {"type": "string",
+        "pattern": "^[^<>]{0,40}<e>[^<>]{1,20}</e>[^<>]{1,40}<e>[^<>]{1,20}</e>[^<>]{0,40}$"}}, "required": ["text"]});
+    let mut sentence = request.clone();
+    sentence.json_schema = Some(tagged.clone());
+    sentence.sampling.max_tokens = 160;
+    sentence.messages[1] = ChatMessage::user(
+        "Write one sentence about two companies, with each company name wrapped in <e></e> tags, as JSON {\"text\": ...}.",
+    );
+    let reply = model.chat(&[sentence]).remove(0).expect("a tagged sentence that fits");
+    let value = schema::parse(&reply.text, &tagged).unwrap_or_else(|err| panic!("{err}: {}", reply.text));
+    assert_eq!(value["text"].as_str().unwrap().matches("</e>").count(), 2, "{}", reply.text);
+
     // A schema the grammar cannot express fails that request alone.
     let mut odd = request;
     odd.json_schema = Some(json!({"anyOf": [{"type": "string"}]}));

@@ -20,7 +20,8 @@ pub fn parse(text: &str, schema: &Value) -> Result<Value, String> {
 }
 
 /// The subset of JSON Schema worth checking client-side: `type`, `enum`, `required`,
-/// `properties`, `items`, `minItems`, `maxItems`, `minLength`, `maxLength`. `path` names `value` in error messages.
+/// `properties`, `items`, `minItems`, `maxItems`, `minLength`, `maxLength`, `pattern` (searched,
+/// as JSON Schema says: anchor it to match the whole string). `path` names `value` in error messages.
 pub fn fits(value: &Value, schema: &Value, path: &str) -> Result<(), String> {
     let types: Vec<&str> = match schema.get("type") {
         Some(Value::String(t)) => vec![t.as_str()],
@@ -39,6 +40,12 @@ pub fn fits(value: &Value, schema: &Value, path: &str) -> Result<(), String> {
         let (n, bound) = (text.chars().count() as u64, |key: &str| schema.get(key).and_then(Value::as_u64));
         if bound("minLength").is_some_and(|min| n < min) || bound("maxLength").is_some_and(|max| n > max) {
             return Err(format!("{path} has {n} characters, outside minLength..maxLength"));
+        }
+        if let Some(pattern) = schema.get("pattern").and_then(Value::as_str) {
+            let regex = regex::Regex::new(pattern).map_err(|err| format!("the schema's pattern at {path}: {err}"))?;
+            if !regex.is_match(text) {
+                return Err(format!("{path} does not match the pattern {pattern:?}"));
+            }
         }
     }
     if let Some(object) = value.as_object() {
@@ -110,6 +117,17 @@ mod tests {
         assert!(parse(r#"["tone"]"#, &schema).unwrap_err().contains("object"));
         assert!(parse(r#"{"genes": ["to"#, &schema).unwrap_err().starts_with("not JSON"));
         assert!(parse("2.0", &json!({"type": ["integer", "null"]})).is_ok());
+    }
+
+    #[test]
+    fn a_pattern_is_searched_in_the_string() {
+        let schema = json!({"type": "string", "pattern": "<e>[^<>]+</e>"});
+        assert!(parse(r#""the <e>cat</e> sat""#, &schema).is_ok());
+        assert!(parse(r#""the cat sat""#, &schema).unwrap_err().contains("does not match the pattern"));
+        let anchored = json!({"type": "string", "pattern": "^<e>[a-z]+</e>$"});
+        assert!(parse(r#""x <e>cat</e>""#, &anchored).is_err());
+        assert!(parse(r#""<e>cat</e>""#, &anchored).is_ok());
+        assert!(parse(r#""a""#, &json!({"type": "string", "pattern": "("})).unwrap_err().contains("the schema's pattern"));
     }
 
     #[test]

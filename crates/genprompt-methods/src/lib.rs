@@ -34,5 +34,5 @@ pub use genetic::{
 pub use method::{Draft, Method, SYSTEM_PROMPT};
 pub use run::{
     BatchReport, FailedRequest, GenerationOutcome, MIN_CALLS_FOR_FAILURE_SHARE, Offspring, RunConfig, RunObserver,
-    SamplingConfig, Schedule, run_method, text_schema,
+    SamplingConfig, Schedule, run_method, tagged_sentence_pattern, text_schema,
 };

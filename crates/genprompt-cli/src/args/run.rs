@@ -170,7 +170,8 @@ pub struct GenerationArgs {
     #[arg(long)]
     pub paper_sampling: bool,
     /// Ask for a JSON object {"text": ...} under a schema (a grammar on the embedded model,
-    /// response_format on endpoints) instead of free text.
+    /// response_format on endpoints) instead of free text; for a relation task the schema's
+    /// pattern makes the text hold both entity tags.
     #[arg(long)]
     pub structured: bool,
     /// Most tokens per generated text.

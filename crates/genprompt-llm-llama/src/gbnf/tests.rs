@@ -82,3 +82,40 @@ fn bounds_too_large_for_llama_cpp_or_crossed_are_refused() {
     assert_eq!(from_schema(&crossed).unwrap_err(), "$: maxLength is below minLength");
     assert!(from_schema(&json!({"type": "string", "maxLength": 4096})).is_ok());
 }
+
+#[test]
+fn an_anchored_pattern_becomes_the_string_grammar() {
+    let schema = json!({"type": "string", "pattern": "^<e>[a-c]{1,3}</e>(x|yz)?$"});
+    let grammar = from_schema(&schema).unwrap();
+    let root = grammar.lines().next().unwrap();
+    assert!(root.starts_with(r#"root ::= ("\"" "#) && root.ends_with(r#" "\"")"#), "{root}");
+    assert!(root.contains(r#"([a-c]){1,3}"#), "{root}");
+    assert!(root.contains(r#""</e>""#) && root.contains(r#"("x" | "yz"))?"#), "{root}");
+    assert!(!root.contains("char*"), "an anchored pattern adds nothing around it: {root}");
+}
+
+#[test]
+fn an_unanchored_pattern_allows_any_text_around_it() {
+    let grammar = from_schema(&json!({"type": "string", "pattern": "<e>"})).unwrap();
+    assert_eq!(grammar.lines().next().unwrap(), r#"root ::= ("\"" char* "<e>" char* "\"")"#);
+}
+
+#[test]
+fn pattern_classes_never_produce_what_json_escapes() {
+    let grammar = from_schema(&json!({"type": "string", "pattern": "^[^<]*$"})).unwrap();
+    let root = grammar.lines().next().unwrap();
+    assert!(root.contains(r#"([\x20-\x21\x23-\x3B\x3D-\x5B\x5D-\x7E\x80-\U0010FFFF])*"#), "{root}");
+    // A literal quote is written as JSON writes it.
+    let grammar = from_schema(&json!({"type": "string", "pattern": "^say \"hi\"$"})).unwrap();
+    assert!(grammar.lines().next().unwrap().contains(r#""say \\\"hi\\\"""#), "{grammar}");
+}
+
+#[test]
+fn patterns_the_grammar_cannot_hold_are_refused() {
+    let refused = |schema: Value| from_schema(&schema).unwrap_err();
+    assert!(refused(json!({"type": "string", "pattern": r"^\bword$"})).contains("look-around"));
+    assert!(refused(json!({"type": "string", "pattern": "a(b"})).contains("not a regular expression"));
+    assert!(refused(json!({"type": "string", "pattern": "^a$", "maxLength": 3})).contains("bound the pattern"));
+    assert!(refused(json!({"type": "string", "pattern": "^[\"\\\\]$"})).contains("escapes"));
+    assert!(refused(json!({"type": "string", "pattern": "^a{5000}$"})).contains("repeats more than"));
+}

@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use genprompt_core::{LabelCounts, LabelId, RngStream, Task, stream_seed};
+use genprompt_core::{LabelCounts, LabelId, RelationSpec, RngStream, Task, stream_seed};
 use genprompt_embed::{Embeddings, Encoder};
 use genprompt_llm::{ChatMessage, ChatRequest, Sampling};
 
@@ -30,6 +30,7 @@ pub(super) fn encode_all(encoder: &dyn Encoder, texts: &[&str]) -> Result<Embedd
 
 /// The request of `draft`, with its own sampling seed.
 pub(super) fn build_request(
+    task: &Task,
     config: &RunConfig,
     label: LabelId,
     draft: &crate::Draft,
@@ -50,7 +51,7 @@ pub(super) fn build_request(
             stop: Vec::new(),
             seed: stream_seed(config.rng_seed, RngStream::Sampling { label: label.0, batch, request }),
         },
-        json_schema: config.structured.then(|| text_schema(sampling.max_tokens)),
+        json_schema: config.structured.then(|| text_schema(sampling.max_tokens, task.relation.as_ref())),
     }
 }
 
@@ -100,12 +101,47 @@ pub(super) fn is_near_duplicate(config: &RunConfig, embedding: &[f32], kept: &Em
 
 /// The structured reply's shape: one non-empty string, short enough to close within `max_tokens`
 /// (about 3 characters a token), so that a long reply is cut inside the string, not left invalid.
-pub fn text_schema(max_tokens: u32) -> serde_json::Value {
-    serde_json::json!({
-        "type": "object",
-        "properties": {"text": {"type": "string", "minLength": 1, "maxLength": 3 * max_tokens.max(8)}},
-        "required": ["text"]
-    })
+/// For a relation task the string must also hold each entity tag around a name, in either
+/// order, on one line (see [`tagged_sentence_pattern`]): under a grammar the model cannot leave
+/// the tags out, which is why most relation replies of small models were rejected.
+pub fn text_schema(max_tokens: u32, relation: Option<&RelationSpec>) -> serde_json::Value {
+    let budget = 3 * max_tokens.max(8);
+    let text = match relation {
+        None => serde_json::json!({"type": "string", "minLength": 1, "maxLength": budget}),
+        Some(relation) => serde_json::json!({"type": "string", "pattern": tagged_sentence_pattern(relation, budget)}),
+    };
+    serde_json::json!({"type": "object", "properties": {"text": text}, "required": ["text"]})
+}
+
+/// Most characters of an entity's name inside its tags.
+const ENTITY_CHARS: u32 = 60;
+
+/// `^(?:free <a>name</a> free <b>name</b> free|...)$` for both orders of the two tags, where a
+/// free stretch holds no angle bracket and the whole fits in about `budget` characters. The
+/// stretch between the entities is not empty; whether there are enough words outside the tags
+/// is left to [`check_entity_tags`], which a regular grammar would make very large.
+pub fn tagged_sentence_pattern(relation: &RelationSpec, budget: u32) -> String {
+    let [first, second] = &relation.tags;
+    let tag_chars: u32 = relation.tags.iter().map(|tag| 2 * tag.chars().count() as u32 + 5).sum();
+    let free = (budget.saturating_sub(tag_chars + 2 * ENTITY_CHARS) / 3).max(40);
+    let entity = |tag: &str| {
+        let tag = regex_escape(tag);
+        format!("<{tag}>[^<>]{{1,{ENTITY_CHARS}}}</{tag}>")
+    };
+    let order = |a: &str, b: &str| format!("[^<>]{{0,{free}}}{}[^<>]{{1,{free}}}{}[^<>]{{0,{free}}}", entity(a), entity(b));
+    let branches = if first == second { vec![order(first, second)] } else { vec![order(first, second), order(second, first)] };
+    format!("^(?:{})$", branches.join("|"))
+}
+
+fn regex_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if "\\.+*?()|[]{}^$#&-~".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// The `text` of a structured reply; a reply that is not such an object is cleaned as it is.

@@ -346,7 +346,7 @@ impl LabelRun<'_> {
     }
 
     fn request(&self, draft: &crate::Draft, batch: usize, request: usize) -> ChatRequest {
-        build_request(self.config, self.label_id, draft, batch, request)
+        build_request(self.task, self.config, self.label_id, draft, batch, request)
     }
 
     /// Cleaning, entity tags, copies and exact duplicates; `seen` records the kept texts' keys.
@@ -364,7 +364,7 @@ impl LabelRun<'_> {
 mod check;
 mod steady;
 
-pub use check::text_schema;
+pub use check::{tagged_sentence_pattern, text_schema};
 use check::{build_request, check_duplicate, check_reply, count_rejection, is_near_duplicate};
 
 #[cfg(test)]

@@ -176,7 +176,7 @@ impl Steady<'_> {
             };
             lane.next_seq += 1;
             lane.in_flight += 1;
-            let request = build_request(self.config, lane.label, &draft, seq, 0);
+            let request = build_request(self.task, self.config, lane.label, &draft, seq, 0);
             let id = state.next_id;
             state.next_id += 1;
             session.submit(id, request.clone());

@@ -293,7 +293,7 @@ fn structured_replies_ask_for_a_text_field_and_keep_only_it() {
     config.structured = true;
     let outcome = run(&chat, &config);
     let calls = chat.calls.lock().unwrap();
-    assert!(calls.iter().all(|call| call.json_schema.as_ref() == Some(&text_schema(config.sampling.max_tokens))));
+    assert!(calls.iter().all(|call| call.json_schema.as_ref() == Some(&text_schema(config.sampling.max_tokens, None))));
     assert_eq!(outcome.offspring.len(), 8);
     assert!(outcome.offspring.iter().any(|o| o.text.starts_with("Message number ")), "{:?}", outcome.offspring);
     assert!(outcome.offspring.iter().all(|o| !o.text.contains('{')), "{:?}", outcome.offspring);
@@ -341,4 +341,38 @@ fn word_as_gene_prompts_breed_the_words_of_both_parents() {
     let prompt = chat.calls.lock().unwrap()[0].messages.last().unwrap().content.clone();
     assert!(prompt.contains("Treat these attributes of the customer message as genes:\n"), "{prompt}");
     assert!(!prompt.contains("Some words of"), "{prompt}");
+}
+
+#[test]
+fn structured_relation_replies_must_carry_the_tags_in_a_sentence() {
+    let (mut task, seeds) = task();
+    task.kind = TaskKind::RelationExtraction;
+    let relation = genprompt_core::RelationSpec { tags: ["chemical".into(), "protein".into()] };
+    task.relation = Some(relation.clone());
+    let chat = ScriptedChat::new(vec![Ok("{\"text\": \"<protein>P{seed}</protein> is blocked by <chemical>A</chemical>.\"}")]);
+    let mut config = small_config();
+    config.structured = true;
+    let mut method = Genetic::new(&task, GeneticConfig::paper(), 7);
+    let outcome = run_method(&task, &seeds, &mut method, &config, &chat, &encoder(), &()).unwrap();
+    assert_eq!(outcome.offspring.len(), 8);
+    let schema = chat.calls.lock().unwrap()[0].json_schema.clone().unwrap();
+    assert_eq!(schema, text_schema(config.sampling.max_tokens, Some(&relation)));
+    let fits = |text: &str| genprompt_llm::schema::parse(&serde_json::json!({"text": text}).to_string(), &schema);
+    // Either order, spaces inside the tags (as in the ChemProt seeds), words around them.
+    fits("<chemical>Aspirin</chemical> irreversibly inhibits <protein>COX-1</protein> in platelets.").unwrap();
+    fits("Levels of <protein> CYP3A4 </protein> rose after <chemical> rifampicin </chemical>.").unwrap();
+    for bad in [
+        "Aspirin inhibits COX-1.",                                               // no tags
+        "<chemical>Aspirin</chemical>",                                          // one entity
+        "<chemical>Aspirin</chemical><protein>COX-1</protein>",                  // nothing between them
+        "<chemical>A</chemical> and <chemical>B</chemical> bind <protein>P</protein>", // a tag twice
+        "<chemical></chemical> inhibits <protein>COX-1</protein>",               // an empty name
+        &format!("{} <chemical>A</chemical> x <protein>P</protein>", "w".repeat(400)), // too long
+    ] {
+        assert!(fits(bad).is_err(), "{bad}");
+    }
+    // Two entities of one type: one order, the tag twice.
+    let same = genprompt_core::RelationSpec { tags: ["entity".into(), "entity".into()] };
+    let pattern = tagged_sentence_pattern(&same, 480);
+    assert!(!pattern.contains('|') && pattern.matches("<entity>").count() == 2, "{pattern}");
 }
