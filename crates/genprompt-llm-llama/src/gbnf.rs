@@ -134,7 +134,9 @@ impl Rules {
                     return Err(format!("{path}: `pattern` must be a string"));
                 };
                 if bound("minLength").is_some() || bound("maxLength").is_some() {
-                    return Err(format!("{path}: `pattern` with minLength/maxLength is not supported; bound the pattern"));
+                    return Err(format!(
+                        "{path}: `pattern` with minLength/maxLength is not supported; bound the pattern"
+                    ));
                 }
                 pattern::string(regex, MAX_REPEAT, path)
             }

@@ -127,7 +127,9 @@ mod tests {
         let anchored = json!({"type": "string", "pattern": "^<e>[a-z]+</e>$"});
         assert!(parse(r#""x <e>cat</e>""#, &anchored).is_err());
         assert!(parse(r#""<e>cat</e>""#, &anchored).is_ok());
-        assert!(parse(r#""a""#, &json!({"type": "string", "pattern": "("})).unwrap_err().contains("the schema's pattern"));
+        assert!(
+            parse(r#""a""#, &json!({"type": "string", "pattern": "("})).unwrap_err().contains("the schema's pattern")
+        );
     }
 
     #[test]

@@ -45,7 +45,8 @@ impl Writer<'_> {
         Ok(match hir.kind() {
             HirKind::Empty => r#""""#.to_string(),
             HirKind::Literal(literal) => {
-                let text = std::str::from_utf8(&literal.0).map_err(|_| format!("{path}: pattern has a non-UTF-8 literal"))?;
+                let text =
+                    std::str::from_utf8(&literal.0).map_err(|_| format!("{path}: pattern has a non-UTF-8 literal"))?;
                 // The JSON text of the literal, as a GBNF literal.
                 let json = serde_json::Value::String(text.to_string()).to_string();
                 super::quote(&json[1..json.len() - 1])

@@ -90,7 +90,7 @@ fn an_anchored_pattern_becomes_the_string_grammar() {
     let root = grammar.lines().next().unwrap();
     assert!(root.starts_with(r#"root ::= ("\"" "#) && root.ends_with(r#" "\"")"#), "{root}");
     assert!(root.contains(r#"([a-c]){1,3}"#), "{root}");
-    assert!(root.contains(r#""</e>""#) && root.contains(r#"("x" | "yz"))?"#), "{root}");
+    assert!(root.contains(r#""</e>""#) && root.contains(r#"("x" | "yz")))?"#), "{root}");
     assert!(!root.contains("char*"), "an anchored pattern adds nothing around it: {root}");
 }
 

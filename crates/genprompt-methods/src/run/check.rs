@@ -128,8 +128,10 @@ pub fn tagged_sentence_pattern(relation: &RelationSpec, budget: u32) -> String {
         let tag = regex_escape(tag);
         format!("<{tag}>[^<>]{{1,{ENTITY_CHARS}}}</{tag}>")
     };
-    let order = |a: &str, b: &str| format!("[^<>]{{0,{free}}}{}[^<>]{{1,{free}}}{}[^<>]{{0,{free}}}", entity(a), entity(b));
-    let branches = if first == second { vec![order(first, second)] } else { vec![order(first, second), order(second, first)] };
+    let order =
+        |a: &str, b: &str| format!("[^<>]{{0,{free}}}{}[^<>]{{1,{free}}}{}[^<>]{{0,{free}}}", entity(a), entity(b));
+    let branches =
+        if first == second { vec![order(first, second)] } else { vec![order(first, second), order(second, first)] };
     format!("^(?:{})$", branches.join("|"))
 }
 

@@ -364,8 +364,8 @@ impl LabelRun<'_> {
 mod check;
 mod steady;
 
-pub use check::{tagged_sentence_pattern, text_schema};
 use check::{build_request, check_duplicate, check_reply, count_rejection, is_near_duplicate};
+pub use check::{tagged_sentence_pattern, text_schema};
 
 #[cfg(test)]
 mod tests;

@@ -349,12 +349,14 @@ fn structured_relation_replies_must_carry_the_tags_in_a_sentence() {
     task.kind = TaskKind::RelationExtraction;
     let relation = genprompt_core::RelationSpec { tags: ["chemical".into(), "protein".into()] };
     task.relation = Some(relation.clone());
-    let chat = ScriptedChat::new(vec![Ok("{\"text\": \"<protein>P{seed}</protein> is blocked by <chemical>A</chemical>.\"}")]);
+    let chat = ScriptedChat::new(vec![Ok(
+        "{\"text\": \"<protein>P{seed}</protein> blocks <chemical>A{seed}</chemical> in cell line {seed}.\"}",
+    )]);
     let mut config = small_config();
     config.structured = true;
     let mut method = Genetic::new(&task, GeneticConfig::paper(), 7);
     let outcome = run_method(&task, &seeds, &mut method, &config, &chat, &encoder(), &()).unwrap();
-    assert_eq!(outcome.offspring.len(), 8);
+    assert_eq!(outcome.offspring.len(), 8, "{:?}", outcome.counts);
     let schema = chat.calls.lock().unwrap()[0].json_schema.clone().unwrap();
     assert_eq!(schema, text_schema(config.sampling.max_tokens, Some(&relation)));
     let fits = |text: &str| genprompt_llm::schema::parse(&serde_json::json!({"text": text}).to_string(), &schema);
@@ -362,11 +364,11 @@ fn structured_relation_replies_must_carry_the_tags_in_a_sentence() {
     fits("<chemical>Aspirin</chemical> irreversibly inhibits <protein>COX-1</protein> in platelets.").unwrap();
     fits("Levels of <protein> CYP3A4 </protein> rose after <chemical> rifampicin </chemical>.").unwrap();
     for bad in [
-        "Aspirin inhibits COX-1.",                                               // no tags
-        "<chemical>Aspirin</chemical>",                                          // one entity
-        "<chemical>Aspirin</chemical><protein>COX-1</protein>",                  // nothing between them
+        "Aspirin inhibits COX-1.",                                                     // no tags
+        "<chemical>Aspirin</chemical>",                                                // one entity
+        "<chemical>Aspirin</chemical><protein>COX-1</protein>",                        // nothing between them
         "<chemical>A</chemical> and <chemical>B</chemical> bind <protein>P</protein>", // a tag twice
-        "<chemical></chemical> inhibits <protein>COX-1</protein>",               // an empty name
+        "<chemical></chemical> inhibits <protein>COX-1</protein>",                     // an empty name
         &format!("{} <chemical>A</chemical> x <protein>P</protein>", "w".repeat(400)), // too long
     ] {
         assert!(fits(bad).is_err(), "{bad}");
