@@ -20,7 +20,7 @@ are deliberately conservative (a real customer message or tweet passes them):
                  list lines
   key_value      a key="value" pair, or two or more "Key: value" lines (an attribute dump)
   json           starts with "{" or "[", or holds a "key": pair
-  placeholder    template holes and fillers: "[Your Name]", "[insert ...]", "lorem ipsum",
+  placeholder    template holes and fillers: "[Your Name]", "{protein}", "[insert ...]", "lorem ipsum",
                  "quick brown fox"
   other_script   more than 10% of the letters outside the Latin script (every task here is English)
   too_short      fewer than 3 words (relation tasks: fewer than 4 words outside the entity tags)
@@ -76,7 +76,7 @@ JSON_PAIR = re.compile(r"\"\w[\w ]*\"\s*:")
 PLACEHOLDER = re.compile(
     r"(\[(your|insert|customer|client|name|product|order|company|date|number|recipient)[^\]]{0,40}\]|"
     r"\[[^\]]{0,30}name\]|"
-    r"<(your|insert)\b|lorem ipsum|quick brown fox)",
+    r"<(your|insert)\b|\{[a-z_ ]{1,30}\}|lorem ipsum|quick brown fox)",
     re.I,
 )
 TAG = re.compile(r"</?[A-Za-z_][\w-]*>")

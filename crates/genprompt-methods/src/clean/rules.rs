@@ -364,7 +364,15 @@ fn has_placeholder(lower: &str) -> bool {
         inside.len() < 40
             && ["name", "client", "recipient", "address", "email", "phone"].iter().any(|w| inside.contains(w))
     });
-    bracketed_slot || HOLES.iter().any(|h| lower.contains(h))
+    // "{protein}", "{modifier}": a template slot copied from the prompt. Only letters, `_` and
+    // spaces inside, so chemical names such as "4-{[2-(...)]}" are not slots.
+    let braced_slot = lower.match_indices('{').any(|(idx, _)| {
+        let rest = &lower[idx + 1..];
+        rest.find('}').is_some_and(|end| {
+            (1..=30).contains(&end) && rest[..end].chars().all(|c| c.is_ascii_lowercase() || c == '_' || c == ' ')
+        })
+    });
+    bracketed_slot || braced_slot || HOLES.iter().any(|h| lower.contains(h))
 }
 
 /// Share of the letters outside the Latin script (Latin-1 and Latin Extended included).

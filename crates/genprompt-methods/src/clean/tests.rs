@@ -165,6 +165,11 @@ fn what_small_instruct_models_wrap_around_a_text() {
     check("Genotype: segmented A1, tone angry", Err(Rejection::PromptEcho));
     check("The quick brown fox jumps over the lazy dog. #billing", Err(Rejection::Placeholder));
     check("Hello, I was charged twice.\nBest regards,\n[Your Name]", Err(Rejection::Placeholder));
+    check("Downregulation of {protein} by {chemical} leads to more of it.", Err(Rejection::Placeholder));
+    check(
+        "The 4-{[2-(4-chlorophenyl)]} salt was charged twice.",
+        Ok("The 4-{[2-(4-chlorophenyl)]} salt was charged twice."),
+    );
     check("{\"text\": \"charged twice\"}", Err(Rejection::KeyValue));
     check("我被收取了两次费用，请退款。", Err(Rejection::OtherScript));
     check("I hope this helps! My bill is wrong.", Err(Rejection::Chatter));

@@ -364,12 +364,12 @@ fn structured_relation_replies_must_carry_the_tags_in_a_sentence() {
     fits("<chemical>Aspirin</chemical> irreversibly inhibits <protein>COX-1</protein> in platelets.").unwrap();
     fits("Levels of <protein> CYP3A4 </protein> rose after <chemical> rifampicin </chemical>.").unwrap();
     for bad in [
-        "Aspirin inhibits COX-1.",                                                     // no tags
-        "<chemical>Aspirin</chemical>",                                                // one entity
-        "<chemical>Aspirin</chemical><protein>COX-1</protein>",                        // nothing between them
-        "<chemical>A</chemical> and <chemical>B</chemical> bind <protein>P</protein>", // a tag twice
-        "<chemical></chemical> inhibits <protein>COX-1</protein>",                     // an empty name
-        &format!("{} <chemical>A</chemical> x <protein>P</protein>", "w".repeat(400)), // too long
+        "Aspirin inhibits COX-1.",                                                      // no tags
+        "<chemical>Aspirin</chemical>",                                                 // one entity
+        "<chemical>Aspirin</chemical><protein>COX-1</protein>",                         // nothing between them
+        "<chemical>A</chemical> and <chemical>B</chemical> bind <protein>P</protein>",  // a tag twice
+        "<chemical></chemical> inhibits <protein>COX-1</protein>",                      // an empty name
+        &format!("{} <chemical>A</chemical> x <protein>P</protein>", "w".repeat(2000)), // too long
     ] {
         assert!(fits(bad).is_err(), "{bad}");
     }
