@@ -228,6 +228,9 @@ pub struct RejectionCounts {
     /// Relation texts whose entity tags stand on a line without a sentence around them.
     #[serde(default)]
     pub tags_outside_sentence: usize,
+    /// Structured relation texts that the grammar ended at a length bound (cut mid-sentence).
+    #[serde(default)]
+    pub cut_by_grammar: usize,
     /// Replies that arrived after their label had all its rows (steady schedule): paid for and
     /// journaled, not used.
     #[serde(default)]
@@ -236,7 +239,7 @@ pub struct RejectionCounts {
 
 impl RejectionCounts {
     /// Every reason with its count, in a fixed order, named as in the manifest.
-    pub fn by_reason(&self) -> [(&'static str, usize); 18] {
+    pub fn by_reason(&self) -> [(&'static str, usize); 19] {
         [
             ("refusal", self.refusal),
             ("empty", self.empty),
@@ -255,6 +258,7 @@ impl RejectionCounts {
             ("other_script", self.other_script),
             ("too_few_words", self.too_few_words),
             ("tags_outside_sentence", self.tags_outside_sentence),
+            ("cut_by_grammar", self.cut_by_grammar),
             ("surplus", self.surplus),
         ]
     }

@@ -55,6 +55,9 @@ pub enum Rejection {
     TooFewWords,
     /// A relation text whose tags stand on a line of their own, not in the sentence.
     TagsOutsideSentence,
+    /// A structured relation text that the grammar ended at a length bound: the sentence (or an
+    /// entity's name) was cut there, whatever the model was writing.
+    CutByGrammar,
 }
 
 impl Rejection {
@@ -78,6 +81,7 @@ impl Rejection {
             Rejection::OtherScript => &mut rejected.other_script,
             Rejection::TooFewWords => &mut rejected.too_few_words,
             Rejection::TagsOutsideSentence => &mut rejected.tags_outside_sentence,
+            Rejection::CutByGrammar => &mut rejected.cut_by_grammar,
         } += 1;
     }
 }

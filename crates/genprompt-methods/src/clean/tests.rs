@@ -239,6 +239,7 @@ fn every_rejection_has_its_own_counter() {
         Rejection::OtherScript,
         Rejection::TooFewWords,
         Rejection::TagsOutsideSentence,
+        Rejection::CutByGrammar,
     ];
     let mut counts = RejectionCounts::default();
     for (idx, rejection) in all.iter().enumerate() {
@@ -248,9 +249,9 @@ fn every_rejection_has_its_own_counter() {
     }
     // Surplus replies (steady schedule) are counted by the run, not by a rejection.
     let got: Vec<usize> = counts.by_reason().iter().filter(|(name, _)| *name != "surplus").map(|(_, n)| *n).collect();
-    assert_eq!(got, (1..=17).collect::<Vec<_>>());
-    assert_eq!(counts.total(), (1..=17).sum::<usize>());
-    assert_eq!(counts.top()[0], ("tags_outside_sentence", 17));
+    assert_eq!(got, (1..=18).collect::<Vec<_>>());
+    assert_eq!(counts.total(), (1..=18).sum::<usize>());
+    assert_eq!(counts.top()[0], ("cut_by_grammar", 18));
 }
 
 #[test]

@@ -68,6 +68,9 @@ pub(super) fn check_reply(
     let label = task.label(label_id);
     let cleaning = config.cleaning;
     let raw = if config.structured { text_field(raw) } else { raw.to_string() };
+    if config.structured && task.relation.is_some() && cut_by_grammar(&raw, config.sampling.max_tokens) {
+        return Err(Rejection::CutByGrammar);
+    }
     let text = clean_reply(&raw, cleaning, &label.name, &task.text_kind)?;
     if cleaning == Cleaning::Clean && repeats_definition(&text, &label.definition) {
         return Err(Rejection::PromptEcho);
@@ -125,7 +128,7 @@ const ENTITY_CHARS: u32 = 60;
 /// outside the tags is left to [`check_entity_tags`], which a regular grammar would make very large.
 pub fn tagged_sentence_pattern(relation: &RelationSpec, budget: u32) -> String {
     let [first, second] = &relation.tags;
-    let free = (budget / 2).max(40);
+    let free = free_chars(budget);
     let entity = |tag: &str| {
         let tag = regex_escape(tag);
         format!("<{tag}>[^<>]{{1,{ENTITY_CHARS}}}</{tag}>")
@@ -135,6 +138,23 @@ pub fn tagged_sentence_pattern(relation: &RelationSpec, budget: u32) -> String {
     let branches =
         if first == second { vec![order(first, second)] } else { vec![order(first, second), order(second, first)] };
     format!("^(?:{})$", branches.join("|"))
+}
+
+/// Most characters of a free stretch of a tagged sentence within `budget` characters.
+fn free_chars(budget: u32) -> u32 {
+    (budget / 2).max(40)
+}
+
+/// Whether a stretch of a structured relation text (outside the tags, or a name inside them)
+/// reached its bound in [`tagged_sentence_pattern`]: the grammar ended it there.
+fn cut_by_grammar(text: &str, max_tokens: u32) -> bool {
+    let free = free_chars(3 * max_tokens.max(8)) as usize;
+    // Splitting at angle brackets gives: outside, tag, name, tag, outside, tag, name, tag, outside.
+    text.split(['<', '>']).enumerate().any(|(i, part)| match i % 4 {
+        0 => part.chars().count() >= free,
+        2 => part.chars().count() >= ENTITY_CHARS as usize,
+        _ => false,
+    })
 }
 
 fn regex_escape(text: &str) -> String {

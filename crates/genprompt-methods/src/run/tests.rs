@@ -373,6 +373,14 @@ fn structured_relation_replies_must_carry_the_tags_in_a_sentence() {
     ] {
         assert!(fits(bad).is_err(), "{bad}");
     }
+    // A stretch at its bound was ended by the grammar, not by the model: rejected.
+    let limit = 3 * config.sampling.max_tokens.max(8) as usize / 2;
+    let cut = format!("{{\"text\": \"<chemical>A</chemical> blocks <protein>P</protein>{}\"}}", " and".repeat(limit));
+    let chat = ScriptedChat::new(vec![Ok(Box::leak(cut.into_boxed_str()))]);
+    let mut method = Genetic::new(&task, GeneticConfig::paper(), 7);
+    let outcome = run_method(&task, &seeds, &mut method, &config, &chat, &encoder(), &()).unwrap();
+    assert!(outcome.offspring.is_empty() && outcome.counts.iter().all(|c| c.rejected.cut_by_grammar > 0));
+
     // Two entities of one type: one order, the tag twice.
     let same = genprompt_core::RelationSpec { tags: ["entity".into(), "entity".into()] };
     let pattern = tagged_sentence_pattern(&same, 480);
