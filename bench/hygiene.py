@@ -24,7 +24,8 @@ are deliberately conservative (a real customer message or tweet passes them):
                  "quick brown fox"
   other_script   more than 10% of the letters outside the Latin script (every task here is English)
   too_short      fewer than 3 words (relation tasks: fewer than 4 words outside the entity tags)
-  entity_tags    relation tasks: not exactly the task's entity tags, each around non-empty text, or a
+  entity_tags    relation tasks: not exactly the task's entity tags, each around a name (non-empty, at
+                 most 8 words: the longest name in the paper's gold splits), or a
                  tag on a line with fewer than 3 words of its own (tags must sit in the sentence)
   near_copy      word-level similarity >= 0.85 (difflib ratio) to a parent, a shown example, or a
                  seed row of the same label (seed rows come from --examples or the task's [seeds].path)
@@ -80,6 +81,8 @@ PLACEHOLDER = re.compile(
     re.I,
 )
 TAG = re.compile(r"</?[A-Za-z_][\w-]*>")
+# Longest entity name, in words, of the paper's gold train splits (ChemProt, DDI, SemEval, CoNLL04).
+MAX_ENTITY_WORDS = 8
 
 
 def words(text):
@@ -101,7 +104,7 @@ def entity_tags_ok(text, tags):
         if opens != n or closes != n:
             return False
         for inner in re.findall(rf"<{re.escape(tag)}>(.*?)</{re.escape(tag)}>", text, re.S):
-            if not inner.strip() or "<" in inner:
+            if not inner.strip() or "<" in inner or len(inner.split()) > MAX_ENTITY_WORDS:
                 return False
     # The tags must sit in the sentence: a line that holds a tag needs words of its own (a sentence
     # followed by a line of bare tagged names fails).

@@ -7,7 +7,7 @@
 # catalogue's sampling, --allow-short so a short run still reports), then bench/hygiene.py on the
 # kept rows. Prints one table row per run: kept / calls, kept rate, clean share. Outputs go to
 # target/hygiene/MODEL/TASK (a rerun resumes or reuses them). N defaults to 4; THREADS to 2;
-# EXTRA adds flags (e.g. EXTRA=--structured). Needs `cargo build --release` and the models
+# EXTRA adds flags (e.g. EXTRA=--structured); TASKS picks tasks by name (e.g. TASKS="gp_chemprot"). Needs `cargo build --release` and the models
 # (`genprompt models fetch NAME`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,6 +32,7 @@ for model in "${models[@]}"; do
   for run in "${runs[@]}"; do
     IFS='|' read -r task examples max_tokens <<<"$run"
     name=$(basename "$(dirname "$task")")
+    [ -z "${TASKS:-}" ] || [[ " $TASKS " == *" $name "* ]] || continue
     out="target/hygiene/$model${EXTRA:+-${EXTRA//[^a-z]/}}/$name"
     args=(generate --task "$task" -n "$N" --seed 42 --max-tokens "$max_tokens" --llm "$model"
           --threads "$THREADS" --allow-short --no-progress --out "$out")

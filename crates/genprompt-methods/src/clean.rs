@@ -93,6 +93,10 @@ const RAW_REFUSAL_SUBSTRINGS: [&str; 5] = ["I apologize", "sorry", "Sorry", "an 
 /// <protein>Y</protein>" has one; a bare pair of tagged names has none).
 pub const MIN_WORDS_OUTSIDE_TAGS: usize = 3;
 
+/// Most words of an entity's name: the longest in the paper's gold train splits (ChemProt, DDI,
+/// SemEval, CoNLL04). A longer span is a clause wrapped in tags, not a name.
+pub const MAX_ENTITY_WORDS: usize = 8;
+
 /// A text needs this many words ("technical_swap_msg1" is an identifier, "Order 30577." a
 /// fragment, not a message).
 pub const MIN_WORDS: usize = 3;
@@ -169,7 +173,8 @@ fn strip_quotes(text: &str) -> &str {
 }
 
 /// Checks that `text` is a sentence about exactly the entities of `relation`: each required tag
-/// opens and closes the required number of times, in order, around non-empty text, and at least
+/// opens and closes the required number of times, in order, around a name (non-empty, at most
+/// [`MAX_ENTITY_WORDS`] words), and at least
 /// [`MIN_WORDS_OUTSIDE_TAGS`] words stand outside the tags, on every line that holds a tag (a
 /// sentence followed by a line of bare tagged names is not a sentence about them).
 pub fn check_entity_tags(text: &str, relation: &genprompt_core::RelationSpec) -> Result<(), Rejection> {
@@ -182,7 +187,8 @@ pub fn check_entity_tags(text: &str, relation: &genprompt_core::RelationSpec) ->
         for _ in 0..count {
             let start = rest.find(&open).ok_or(Rejection::MissingEntityTags)? + open.len();
             let end = rest[start..].find(&close).ok_or(Rejection::MissingEntityTags)? + start;
-            if rest[start..end].trim().is_empty() || rest[start..end].contains('<') {
+            let name = &rest[start..end];
+            if name.trim().is_empty() || name.contains('<') || name.split_whitespace().count() > MAX_ENTITY_WORDS {
                 return Err(Rejection::MissingEntityTags);
             }
             rest = &rest[end + close.len()..];

@@ -70,6 +70,10 @@ fn entity_tags_must_be_exactly_the_required_pairs() {
     assert!(!check("<chemical>A</chemical> and <chemical>B</chemical> bind <protein>P</protein>", &pair));
     assert!(!check("<chemical></chemical> binds <protein>P</protein>", &pair), "empty entity");
     assert!(!check("<chemical>A binds <protein>P</protein></chemical>", &pair), "nested");
+    let clause = "<chemical>ibogalin</chemical> enhances <protein>by stimulating the release of norepinephrine, which can con</protein>duce vasodilation.";
+    assert!(!check(clause, &pair), "a clause is not a name");
+    let long_name = "<chemical>gamma aminobutyric acid type A receptor modulator</chemical> blocks <protein>P</protein> in rat cells.";
+    assert!(check(long_name, &pair), "names of up to 8 words stay");
     assert!(!check("<chemical>A</chemical binds <protein>P</protein>", &pair), "broken closing tag");
     assert!(check("<entity>John</entity> has worked for <entity>Acme</entity> since 1990.", &same));
     assert!(!check("<entity>John</entity> works for Acme.", &same));
