@@ -15,11 +15,14 @@ use crate::{TestContext, fault_server, read_jsonl, tiny_task};
 /// test chooses, whatever the machine's speed. A run that ends before its target fails the test.
 fn kill_at_journal_counts(context: &TestContext, args: &[&str], out: &str, targets: &[u64]) {
     for &target in targets {
-        let mut child = context.command(args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        // The run's messages go to a file, so that a run that ends early says why.
+        let log = std::fs::File::create(context.path("kill-run.log")).unwrap();
+        let mut child = context.command(args).stdout(Stdio::null()).stderr(log).spawn().unwrap();
         let started = Instant::now();
         while journaled(context, out) < target {
             if let Some(status) = child.try_wait().unwrap() {
-                panic!("the run ended ({status}) before its journal held {target} replies");
+                let stderr = context.read("kill-run.log");
+                panic!("the run ended ({status}) before its journal held {target} replies:\n{stderr}");
             }
             assert!(started.elapsed() < Duration::from_secs(600), "no progress towards {target} replies");
             std::thread::sleep(Duration::from_millis(2));
