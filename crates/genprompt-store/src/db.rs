@@ -38,7 +38,12 @@ impl Db {
         let db = Db { conn, path: path.to_path_buf() };
         db.conn.execute_batch(RESPONSES).map_err(|e| db.sql(e))?;
         db.conn.execute_batch(schema).map_err(|e| db.sql(e))?;
-        db.conn.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(|e| db.sql(e))?;
+        // Only a new file is written to: opening a journal to read it (`genprompt` resuming, a
+        // script counting replies) must not commit, or a run's read-then-write transaction on
+        // the same file fails with SQLITE_BUSY_SNAPSHOT, which no busy timeout waits out.
+        if found != SCHEMA_VERSION {
+            db.conn.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(|e| db.sql(e))?;
+        }
         Ok(db)
     }
 
@@ -85,6 +90,14 @@ impl Db {
                 ],
             )
             .map(drop)
+            .map_err(|e| self.sql(e))
+    }
+
+    /// A transaction that takes the write lock at once (`BEGIN IMMEDIATE`), so that waiting for
+    /// another writer falls under the busy timeout; a deferred one that reads, then writes,
+    /// fails instead when another connection committed in between.
+    pub fn write_transaction(&self) -> Result<rusqlite::Transaction<'_>, StoreError> {
+        rusqlite::Transaction::new_unchecked(&self.conn, rusqlite::TransactionBehavior::Immediate)
             .map_err(|e| self.sql(e))
     }
 

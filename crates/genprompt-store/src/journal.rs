@@ -64,7 +64,7 @@ impl RunJournal {
     pub fn check_settings(&self, settings: &BTreeMap<String, String>) -> Result<SettingsCheck, StoreError> {
         let recorded = self.settings()?;
         if recorded.is_empty() {
-            let tx = self.db.conn.unchecked_transaction().map_err(|e| self.db.sql(e))?;
+            let tx = self.db.write_transaction()?;
             for (name, value) in settings {
                 tx.execute("INSERT INTO settings (name, value) VALUES (?1, ?2)", params![name, value])
                     .map_err(|e| self.db.sql(e))?;
@@ -143,7 +143,7 @@ impl RunJournal {
     /// Commits a batch of accepted rows in one transaction. A row already on record (a replay)
     /// must match it exactly; a different text under the same id means the run diverged.
     pub fn commit_rows(&self, rows: &[JournalRow]) -> Result<(), StoreError> {
-        let tx = self.db.conn.unchecked_transaction().map_err(|e| self.db.sql(e))?;
+        let tx = self.db.write_transaction()?;
         for row in rows {
             let recorded: Option<String> = tx
                 .query_row("SELECT text FROM rows WHERE id = ?1", params![row.id], |r| r.get(0))

@@ -264,3 +264,22 @@ fn a_newer_store_is_refused_with_a_clear_error() {
     let err = ResponseCache::open(&path).err().unwrap();
     assert!(err.to_string().contains("newer genprompt"), "{err}");
 }
+
+#[test]
+fn opening_a_journal_to_read_it_commits_nothing() {
+    // A commit by a reader would make a run's read-then-write transaction fail with
+    // SQLITE_BUSY_SNAPSHOT (seen when a test polled a live run's journal).
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("run.sqlite");
+    let run = RunJournal::open(&path).unwrap();
+    let watcher = rusqlite::Connection::open(&path).unwrap();
+    let version =
+        |c: &rusqlite::Connection| c.pragma_query_value(None, "data_version", |r| r.get::<_, i64>(0)).unwrap();
+    let before = version(&watcher);
+    let reader = RunJournal::open(&path).unwrap();
+    assert_eq!(reader.reply_count().unwrap(), 0);
+    assert_eq!(version(&watcher), before, "opening the journal again wrote to it");
+    // The check itself can fail: a commit by another connection does change the version.
+    run.check_settings(&[("seed".to_string(), "1".to_string())].into_iter().collect()).unwrap();
+    assert_ne!(version(&watcher), before);
+}
