@@ -129,8 +129,8 @@ impl Rules {
                 };
                 Ok(self.add(hint, body))
             }
-            "string" if schema.get("pattern").is_some() => {
-                let Some(regex) = schema.get("pattern").and_then(Value::as_str) else {
+            "string" if let Some(pattern) = schema.get("pattern") => {
+                let Some(regex) = pattern.as_str() else {
                     return Err(format!("{path}: `pattern` must be a string"));
                 };
                 if bound("minLength").is_some() || bound("maxLength").is_some() {

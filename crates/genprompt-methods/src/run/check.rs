@@ -108,7 +108,7 @@ pub(super) fn is_near_duplicate(config: &RunConfig, embedding: &[f32], kept: &Em
 /// order, on one line (see [`tagged_sentence_pattern`]): under a grammar the model cannot leave
 /// the tags out, which is why most relation replies of small models were rejected.
 pub fn text_schema(max_tokens: u32, relation: Option<&RelationSpec>) -> serde_json::Value {
-    let budget = 3 * max_tokens.max(8);
+    let budget = text_budget(max_tokens);
     let text = match relation {
         None => serde_json::json!({"type": "string", "minLength": 1, "maxLength": budget}),
         Some(relation) => serde_json::json!({"type": "string", "pattern": tagged_sentence_pattern(relation, budget)}),
@@ -130,7 +130,7 @@ pub fn tagged_sentence_pattern(relation: &RelationSpec, budget: u32) -> String {
     let [first, second] = &relation.tags;
     let free = free_chars(budget);
     let entity = |tag: &str| {
-        let tag = regex_escape(tag);
+        let tag = regex::escape(tag);
         format!("<{tag}>[^<>]{{1,{ENTITY_CHARS}}}</{tag}>")
     };
     let order =
@@ -138,6 +138,11 @@ pub fn tagged_sentence_pattern(relation: &RelationSpec, budget: u32) -> String {
     let branches =
         if first == second { vec![order(first, second)] } else { vec![order(first, second), order(second, first)] };
     format!("^(?:{})$", branches.join("|"))
+}
+
+/// Most characters of a structured text: about 3 a token, so that it closes within `max_tokens`.
+fn text_budget(max_tokens: u32) -> u32 {
+    3 * max_tokens.max(8)
 }
 
 /// Most characters of a free stretch of a tagged sentence within `budget` characters.
@@ -148,24 +153,13 @@ fn free_chars(budget: u32) -> u32 {
 /// Whether a stretch of a structured relation text (outside the tags, or a name inside them)
 /// reached its bound in [`tagged_sentence_pattern`]: the grammar ended it there.
 fn cut_by_grammar(text: &str, max_tokens: u32) -> bool {
-    let free = free_chars(3 * max_tokens.max(8)) as usize;
+    let free = free_chars(text_budget(max_tokens)) as usize;
     // Splitting at angle brackets gives: outside, tag, name, tag, outside, tag, name, tag, outside.
     text.split(['<', '>']).enumerate().any(|(i, part)| match i % 4 {
         0 => part.chars().count() >= free,
         2 => part.chars().count() >= ENTITY_CHARS as usize,
         _ => false,
     })
-}
-
-fn regex_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if "\\.+*?()|[]{}^$#&-~".contains(c) {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// The `text` of a structured reply; a reply that is not such an object is cleaned as it is.
