@@ -24,7 +24,7 @@
 //! - `orchestration`: the HTTP backend against a fixed-latency server at 1..512 requests in
 //!   flight, against Curator on the same server (see `orchestration.rs`).
 //!
-//! - `serve MS [STATUS|unauthorized|refusal|varied]`: not a benchmark; the fault-injecting test server on
+//! - `serve MS [STATUS|unauthorized|refusal|kept:N|varied]`: not a benchmark; the fault-injecting test server on
 //!   loopback (MS of latency per request, every request answered with the fault if one is given,
 //!   or distinct sentences with `varied`), printing its base URL and serving until stdin closes.
 //!   The Python package's tests and the steady benchmark use it.

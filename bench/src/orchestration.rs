@@ -28,7 +28,8 @@ use genprompt_llm_http::{HttpChatModel, HttpConfig};
 /// Serves until stdin closes (the parent exits or drops the pipe). `mode`: `varied` answers
 /// distinct made-up sentences instead of `reply to {key}` (and embeds like a sentence encoder);
 /// an HTTP status code, `unauthorized` for a 401 echoing the key, or `refusal` (a normal answer
-/// that refuses) answers every request with that fault.
+/// that refuses) answers every request with that fault; `kept:N` answers N distinct sentences,
+/// then refusals.
 pub fn serve(latency_ms: u64, mode: Option<&str>) {
     let server = FaultServer::start();
     server.set_latency(Duration::from_millis(latency_ms));
@@ -43,9 +44,22 @@ pub fn serve(latency_ms: u64, mode: Option<&str>) {
             server.set_embedding_latency(Duration::from_millis(5));
         }
         Some("unauthorized") => server.set_default(Fault::Unauthorized),
+        Some(kept) if kept.starts_with("kept:") => {
+            // A run that falls short: this many distinct sentences, then only refusals.
+            let n: usize = kept["kept:".len()..].parse().expect("kept:N takes a number of replies");
+            const SENTENCES: [&str; 4] = [
+                "The club signed a young winger from the youth academy.",
+                "The senate debated the new election law until midnight.",
+                "A rookie driver won the rain-soaked grand prix.",
+                "Farmers marched on the capital to protest the import tariffs.",
+            ];
+            assert!(n <= SENTENCES.len(), "kept:N serves at most {} distinct replies", SENTENCES.len());
+            server.script_next(SENTENCES[..n].iter().map(|text| Fault::Reply(text.to_string())));
+            server.set_default(Fault::Refusal);
+        }
         Some("refusal") => server.set_default(Fault::Refusal),
         Some(code) => server.set_default(Fault::status(
-            code.parse().expect("a fault is an HTTP status, `unauthorized`, `refusal` or `varied`"),
+            code.parse().expect("a fault is an HTTP status, `unauthorized`, `refusal`, `kept:N` or `varied`"),
         )),
     }
     println!("{}", server.base_url());

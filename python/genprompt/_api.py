@@ -172,6 +172,7 @@ def compare(
     seed: int = 0,
     runs: int = 3,
     *,
+    allow_short: bool = False,
     progress: Progress = None,
     **settings: Any,
 ) -> Comparison:
@@ -183,10 +184,18 @@ def compare(
         methods: genetic, simprompt, attrprompt, zeroshot, fewshot, curated, genetic-random,
             genetic-argmax, genetic-no-mutation, genetic-word-as-gene.
         out: output folder (default ``genprompt-compare``).
+        allow_short: when a method's label ends with fewer rows than asked, warn
+            (``RuntimeWarning``) instead of raising :class:`ShortRunError`.
         **settings: as for :func:`generate`.
 
     Returns:
         a :class:`Comparison`: the comparison as a dict, with ``.report`` (the HTML file).
+
+    Raises:
+        ShortRunError: some method kept fewer rows than asked for some labels, so its scores are
+            not at the others' budget (unless ``allow_short``); the report is written and the
+            exception's ``result`` is the :class:`Comparison`, whose entries list them under
+            ``short_labels``.
     """
     request = {
         "task": _task(task),
@@ -201,7 +210,15 @@ def compare(
         "settings": _settings(settings),
     }
     reply = json.loads(_native.compare(_json(request), _callback(progress)))
-    return Comparison(reply["comparison"], report=Path(reply["report"]), out=Path(reply["out"]))
+    result = Comparison(reply["comparison"], report=Path(reply["report"]), out=Path(reply["out"]))
+    short = {name: metrics["short_labels"] for name, metrics in result.items() if metrics.get("short_labels")}
+    if short:
+        message = "\n".join(f"{name}: " + _short_message(labels, allowed=True) for name, labels in short.items())
+        if not allow_short:
+            advice = "try a better model or prompt, or pass allow_short=True to accept it"
+            raise ShortRunError(f"{message}\n{advice}", result)
+        warnings.warn(message, RuntimeWarning, stacklevel=2)
+    return result
 
 
 def _json(request: dict[str, Any]) -> str:

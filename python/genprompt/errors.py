@@ -42,7 +42,8 @@ class ShortRunError(RunError):
 
     The run finished and wrote what it kept (its manifest lists the short labels under
     ``short_labels`` with their top rejection reasons); ``result`` holds the same
-    :class:`~genprompt.Generated` that ``generate`` would have returned. Pass
+    :class:`~genprompt.Generated` that ``generate`` would have returned (from ``compare``, the
+    :class:`~genprompt.Comparison`, whose short methods list ``short_labels``). Pass
     ``allow_short=True`` to get a warning instead (the command line's ``--allow-short``).
     """
 

@@ -76,3 +76,37 @@ def test_a_run_that_falls_short_raises_with_what_it_kept_unless_allowed(
             task, n_per_label=2, out=tmp_path / "allowed", base_url=url, model="m", allow_short=True, progress=False
         )
     assert allowed.manifest["short_labels"] == result.manifest["short_labels"]
+
+
+def test_a_compare_whose_method_falls_short_raises_with_the_comparison_unless_allowed(
+    tmp_path: Path, fault_server: Callable[..., str]
+) -> None:
+    task = write_task(tmp_path)
+    url = fault_server("kept:3")  # three usable replies for the four rows asked, then refusals
+    settings = {"base_url": url, "model": "m", "cache_dir": tmp_path / "cache", "progress": False}
+    test_rows = tmp_path / "test.jsonl"
+    with pytest.raises(genprompt.ShortRunError) as raised:
+        genprompt.compare(
+            task, test_rows, methods=["simprompt"], n_per_label=2, out=tmp_path / "cmp", runs=1, **settings
+        )
+    message = str(raised.value)
+    assert "simprompt: incomplete: 1 label(s) got fewer rows than asked" in message, message
+    assert "allow_short=True" in message, message
+    comparison = raised.value.result
+    assert isinstance(comparison, genprompt.Comparison) and comparison.report.is_file()
+    assert comparison["simprompt"]["n_train"] == 3
+    [short] = comparison["simprompt"]["short_labels"]
+    assert (short["kept"], short["requested"]) == (1, 2)
+    # Accepted, the same compare (its replies now from the cache) warns instead.
+    with pytest.warns(RuntimeWarning, match="simprompt: incomplete"):
+        allowed = genprompt.compare(
+            task,
+            test_rows,
+            methods=["simprompt"],
+            n_per_label=2,
+            out=tmp_path / "ok",
+            runs=1,
+            allow_short=True,
+            **settings,
+        )
+    assert allowed["simprompt"]["short_labels"] == comparison["simprompt"]["short_labels"]

@@ -76,7 +76,7 @@ def test_evaluate_returns_the_metrics_file_content(run: Any, tmp_path: Path) -> 
     test_file = tmp_path / "test.jsonl"
     test_file.write_text((result.out.parent / "test.jsonl").read_text(encoding="utf-8"), encoding="utf-8")
     metrics = genprompt.evaluate(result.rows, test_file, runs=2, out=tmp_path / "eval", progress=False)
-    assert metrics["format_version"] == 4
+    assert metrics["format_version"] == 5
     assert (metrics["n_train"], metrics["n_test"]) == (len(result.rows), len(TEST_ROWS))
     assert metrics["mix"] == "synthetic" and metrics["classifier"] == "probe"
     assert len(metrics["runs"]) == 2

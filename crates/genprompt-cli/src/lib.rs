@@ -76,8 +76,8 @@ impl std::fmt::Display for ShortRun {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} label(s) ended with fewer rows than asked; the dataset holds what was kept and the manifest marks the \
-             run incomplete (raise -n's budget with a better model or prompt, or pass --allow-short to accept it)",
+            "{} label(s) ended with fewer rows than asked; what was kept is written and the manifest marks the run \
+             incomplete (try a better model or prompt, or pass --allow-short to accept it)",
             self.labels
         )
     }

@@ -9,7 +9,10 @@ pub fn scores_table(columns: &[(&str, &Metrics)]) -> Table {
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED);
     let mut header = vec!["metric".to_string()];
-    header.extend(columns.iter().map(|(name, m)| format!("{name}\n(n_train {}, {} runs)", m.n_train, m.runs.len())));
+    header.extend(columns.iter().map(|(name, m)| {
+        let short = if m.short_labels.is_empty() { "" } else { ", SHORT" };
+        format!("{name}\n(n_train {}{short}, {} runs)", m.n_train, m.runs.len())
+    }));
     table.set_header(header);
     let row = |name: String, value: &dyn Fn(&Metrics) -> String| {
         let mut cells = vec![name];

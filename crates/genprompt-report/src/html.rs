@@ -171,7 +171,29 @@ fn headline(c: &Comparison) -> String {
             parts.push(part);
         }
     }
+    let short: Vec<String> =
+        c.methods.iter().filter(|m| tables::short_mark(&m.metrics).is_some()).map(|m| esc(&m.name)).collect();
+    if !short.is_empty() {
+        parts.push(format!(
+            "<b>Incomplete:</b> {} kept fewer rows than asked for some labels, so compare them with care",
+            short.join(", ")
+        ));
+    }
     if parts.is_empty() { String::new() } else { format!(r#"<p class="headline">{}</p>"#, parts.join(" · ")) }
+}
+
+/// "substrate 12 of 30 rows, inhibitor 28 of 30 rows": the labels that fell short, else None.
+fn short_labels(metrics: &Value) -> Option<String> {
+    let short = metrics.get("short_labels").and_then(Value::as_array).filter(|labels| !labels.is_empty())?;
+    let labels: Vec<String> = short
+        .iter()
+        .map(|l| {
+            let at = |key: &str| l.get(key).and_then(Value::as_u64).unwrap_or(0);
+            let name = l.get("label").and_then(Value::as_str).unwrap_or("?");
+            format!("{name} {} of {} rows", at("kept"), at("requested"))
+        })
+        .collect();
+    Some(labels.join(", "))
 }
 
 fn figure(plots: &mut Vec<Plot>, file: String, svg: String, caption: &str) -> String {
@@ -239,6 +261,7 @@ fn method_section(
         ("generation", seconds(manifest, &["timings", "generation_s"])),
         ("classifier", text(&m.metrics, &["classifier"])),
         ("training rows", number(&m.metrics, &["n_train"])),
+        ("incomplete", short_labels(&m.metrics)),
         ("test rows", number(&m.metrics, &["n_test"])),
     ];
     for (fact, value) in facts.iter().filter_map(|(f, v)| Some((f, v.as_ref()?))) {

@@ -137,13 +137,20 @@ pub(crate) fn downstream_table(c: &Comparison) -> String {
         ("Macro-F1 ↑", "unweighted mean of the per-label F1", Better::Higher),
     ];
     ranked_table("table-downstream", &caption, &head, c, |m| {
-        let n = num(m, &["n_train"]);
+        let n = num(m, &["n_train"]).map_or(MISSING.into(), count);
         vec![
-            Cell { shown: n.map_or(MISSING.into(), count), key: None },
+            Cell { shown: short_mark(m).map_or(n.clone(), |short| format!("{n} ({short})")), key: None },
             Cell::mean_std(summary(m, "micro_f1"), interval(m, "micro_f1")),
             Cell::mean_std(summary(m, "macro_f1"), interval(m, "macro_f1")),
         ]
     })
+}
+
+/// "short: 2 labels" for a method whose run kept fewer rows than asked for some labels: its
+/// scores are not at the other methods' budget.
+pub(crate) fn short_mark(metrics: &Value) -> Option<String> {
+    let short = metrics.get("short_labels").and_then(Value::as_array).filter(|labels| !labels.is_empty())?;
+    Some(format!("short: {} label{}", short.len(), if short.len() == 1 { "" } else { "s" }))
 }
 
 /// Intrinsic metrics in the layout of the paper's Table 2, plus the other diversity and fidelity

@@ -142,3 +142,24 @@ fn bootstrap_intervals_show_next_to_the_scores_when_the_metrics_have_them() {
     // Methods whose metrics predate the intervals show the score alone.
     assert!(html.contains("<td>58.3 ± 3.0</td><td>–</td>"));
 }
+
+#[test]
+fn a_method_that_fell_short_is_marked_where_its_scores_are() {
+    let mut comparison = sample();
+    comparison.methods[1].metrics["short_labels"] = serde_json::json!([
+        {"label": "billing", "kept": 12, "requested": 32, "llm_calls": 128, "top_rejections": []},
+        {"label": "<b>x</b>", "kept": 30, "requested": 32, "llm_calls": 128, "top_rejections": []},
+    ]);
+    let short = comparison.methods[1].name.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let html = std::fs::read_to_string(write_report(&comparison, dir.path()).unwrap().html).unwrap();
+    assert_balanced(&html);
+    // The downstream table's row count, the headline, and the method's own facts.
+    assert!(html.contains(&format!("<th>{short}</th><td>96 (short: 2 labels)</td>")), "{html}");
+    assert_eq!(html.matches("(short: ").count(), 1, "only the short method is marked");
+    assert!(html.contains(&format!("<b>Incomplete:</b> {short} kept fewer rows")));
+    assert!(html.contains("<li>incomplete <b>billing 12 of 32 rows, &lt;b&gt;x&lt;/b&gt; 30 of 32 rows</b></li>"));
+    // Without short labels nothing is marked.
+    let html = std::fs::read_to_string(write_report(&sample(), &dir.path().join("full")).unwrap().html).unwrap();
+    assert!(!html.contains("Incomplete") && !html.contains("(short: ") && !html.contains("<li>incomplete"));
+}

@@ -127,6 +127,16 @@ pub struct Compared {
     pub metrics_path: PathBuf,
 }
 
+impl Compared {
+    /// The methods some of whose labels kept fewer rows than asked, with those labels.
+    pub fn short_methods(&self) -> impl Iterator<Item = (&str, &[crate::ShortLabel])> {
+        self.metrics
+            .iter()
+            .filter(|(_, m)| !m.short_labels.is_empty())
+            .map(|(name, m)| (name.as_str(), &m.short_labels[..]))
+    }
+}
+
 /// A method name of [`COMPARE_METHODS`] and the generation settings it stands for.
 pub fn method_spec(name: &str, base: &GenerationSettings) -> Result<(Method, GenerationSettings)> {
     let mut settings = base.clone();
@@ -195,8 +205,15 @@ pub fn compare(config: &CompareConfig, observer: &dyn Observer, cancel: &CancelT
         let loading = Loading { started: method_started, load_s: std::mem::take(&mut load_s) };
         let generated = generate_with(&job, llm, &record, loading, observer, cancel)?;
         let rows = generated.named_rows()?;
-        let metrics =
+        let mut metrics =
             evaluate_with(&plan(config, &rows, &test, real_train.as_ref(), Mix::Synthetic), &reuse, observer, cancel)?;
+        metrics.short_labels = generated.manifest.short_labels.clone();
+        if !metrics.short_labels.is_empty() {
+            observer.notice(&format!(
+                "{name}: {} label(s) got fewer rows than asked; its scores are not at the others' budget",
+                metrics.short_labels.len()
+            ));
+        }
         write_json_atomic(&metrics_path(&out), &metrics)?;
 
         let synthetic_x = embed_rows(&rows.rows, &reuse, "embed rows", observer, cancel)?;

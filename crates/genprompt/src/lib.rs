@@ -66,7 +66,7 @@ pub use run_store::{FailedItem, journal_dir, journal_path};
 pub use subjectivity::{Subjectivity, SubjectivityConfig, SubjectivityReport, TaskGap, subjectivity};
 
 /// The domain types a caller meets in results.
-pub use genprompt_core::{Manifest, Row};
+pub use genprompt_core::{Manifest, Row, ShortLabel};
 /// The engine seams, for callers that pass their own engines in.
 pub use genprompt_embed::{EmbedError, Embeddings, Encoder, EncoderIdentity};
 pub use genprompt_eval::{BootstrapReport, Interval};

@@ -321,6 +321,10 @@ pub struct CompareArgs {
     /// Probe runs per evaluation.
     #[arg(long, default_value_t = 3)]
     pub runs: usize,
+    /// Exit with 0 even when a method's label got fewer rows than asked; without it such a
+    /// compare writes its report and exits with 3. The report and metrics.json mark it either way.
+    #[arg(long)]
+    pub allow_short: bool,
     #[command(flatten)]
     pub store: StoreArgs,
     #[command(flatten)]

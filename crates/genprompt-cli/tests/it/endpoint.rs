@@ -181,3 +181,70 @@ fn the_manifest_is_written_last_so_a_failed_card_leaves_no_finished_folder() {
     assert!(run.stderr().contains("README.md"), "{}", run.stderr());
     assert!(!context.path("out/manifest.json").exists(), "a manifest marks a finished folder");
 }
+
+#[test]
+fn a_compare_whose_method_falls_short_writes_its_report_and_exits_3_unless_allowed() {
+    use genprompt_llm_http::testing::{Fault, FaultServer};
+    let server = FaultServer::start();
+    // Three usable replies for the four rows asked, then only refusals.
+    let replies = [
+        "The club signed a young winger from the youth academy.",
+        "The senate debated the new election law until midnight.",
+        "A rookie driver won the rain-soaked grand prix.",
+    ];
+    server.script_next(replies.map(|t| Fault::Reply(t.to_string())));
+    server.set_default(Fault::Refusal);
+    let context = TestContext::new();
+    tiny_task(&context);
+    let base_url = server.base_url();
+    let args = |out: &str| -> Vec<String> {
+        [
+            "compare",
+            "--task",
+            "task.toml",
+            "--test",
+            "test.jsonl",
+            "--methods",
+            "simprompt",
+            "-n",
+            "2",
+            "--batch-size",
+            "2",
+            "--runs",
+            "1",
+            "--base-url",
+            &base_url,
+            "--model",
+            "m",
+            "--out",
+            out,
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let run = context.run(&refs(&args("cmp")));
+    assert_eq!(run.code(), Some(3), "{}", run.stderr());
+    assert!(run.stderr().contains("incomplete: simprompt: 1 label(s) got fewer rows than asked"), "{}", run.stderr());
+    assert!(run.stderr().contains("refusal"), "the top rejection reason is named: {}", run.stderr());
+    // The report and the metrics were written, and say which method fell short.
+    let metrics: serde_json::Value = serde_json::from_str(&context.read("cmp/metrics.json")).unwrap();
+    let short = metrics["simprompt"]["short_labels"].as_array().unwrap();
+    assert_eq!(short.len(), 1, "{short:?}");
+    assert_eq!((short[0]["kept"].as_u64(), short[0]["requested"].as_u64()), (Some(1), Some(2)));
+    assert_eq!(metrics["simprompt"]["n_train"], 3);
+    assert_eq!(metrics["real seed rows"]["short_labels"].as_array().map(Vec::len), Some(0));
+    assert!(context.read("cmp/report.html").contains("(short: 1 label)"));
+    assert!(run.stdout().contains("SHORT"), "the scores table marks it: {}", run.stdout());
+
+    // Accepted, the same compare exits with 0 and still marks the method.
+    let mut allowed = args("cmp-allowed");
+    allowed.push("--allow-short".into());
+    let run = context.run(&refs(&allowed)).success();
+    assert!(run.stderr().contains("incomplete: simprompt"), "{}", run.stderr());
+    let metrics: serde_json::Value = serde_json::from_str(&context.read("cmp-allowed/metrics.json")).unwrap();
+    assert_eq!(metrics["simprompt"]["short_labels"].as_array().map(Vec::len), Some(1));
+}
+
+fn refs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}

@@ -191,6 +191,8 @@ fn compare_writes_a_self_contained_report_and_metrics_for_every_method() {
         "2",
         "--out",
         "cmp",
+        // SmolLM2 may leave a label short; that exit code is tested in endpoint.rs.
+        "--allow-short",
     ];
     let run = context.run(&args).success();
     assert!(run.stdout().contains("report: "), "{}", run.stdout());

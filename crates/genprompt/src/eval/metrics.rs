@@ -7,8 +7,8 @@ use serde::Serialize;
 
 use super::agreement::AgreementCurve;
 
-/// Version 3 added `agreement`, version 4 `summary.bootstrap`.
-pub const METRICS_FORMAT_VERSION: u32 = 4;
+/// Version 3 added `agreement`, version 4 `summary.bootstrap`, version 5 `short_labels`.
+pub const METRICS_FORMAT_VERSION: u32 = 5;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Metrics {
@@ -38,6 +38,9 @@ pub struct Metrics {
     pub notes: Vec<String>,
     /// Accuracy by annotator agreement of the test rows, else null.
     pub agreement: Option<AgreementCurve>,
+    /// Labels of the training set's run that kept fewer rows than asked (`compare` fills it from
+    /// the method's manifest): scores of a short set are not comparable at equal budget.
+    pub short_labels: Vec<genprompt_core::ShortLabel>,
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -334,5 +334,6 @@ pub(crate) fn evaluate_with(
         notes,
         agreement,
         labels,
+        short_labels: Vec::new(),
     })
 }
