@@ -12,8 +12,8 @@
 # splits). Runs `genprompt compare` into target/table3/DATASET-MODEL-nN-sSEED[-EXTRA] (a rerun
 # resumes: finished methods are kept, a stopped one continues from its journal), then prints both
 # tables in markdown from its metrics.json. SEED (default 42), THREADS (default 2), METHODS and
-# EXTRA (more compare flags) can be set in the environment. Needs `cargo build --release` and the
-# models.
+# EXTRA (more compare flags) can be set in the environment. A method that falls short is reported
+# (its rows column says so), not fatal. Needs `cargo build --release` and the models.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,7 +32,7 @@ started=$SECONDS
 # shellcheck disable=SC2086
 target/release/genprompt compare --task "$TASK" --examples "$DATA/$DATASET/train.jsonl" \
   --test "$DATA/$DATASET/test.jsonl" --real-train "$DATA/$DATASET/train.jsonl" --methods "$METHODS" \
-  -n "$N" --seed "$SEED" --llm "$MODEL" --threads "$THREADS" --out "$OUT" ${EXTRA:-} \
+  -n "$N" --seed "$SEED" --llm "$MODEL" --threads "$THREADS" --out "$OUT" --allow-short ${EXTRA:-} \
   2>&1 | tee "$OUT.log"
 echo "wall: $((SECONDS - started)) s"
 
@@ -52,9 +52,11 @@ def calls(name):
     manifest = Path(out) / "methods" / name / "manifest.json"
     if not manifest.is_file():
         return "", ""
-    labels = json.loads(manifest.read_text())["labels"].values()
+    manifest = json.loads(manifest.read_text())
+    labels = manifest["labels"].values()
     kept, sent = sum(l["kept"] for l in labels), sum(l["llm_calls"] for l in labels)
-    return str(kept), f"{kept / max(sent, 1):.2f}"
+    short = f" (short: {len(manifest['short_labels'])} labels)" if manifest.get("short_labels") else ""
+    return f"{kept}{short}", f"{kept / max(sent, 1):.2f}"
 def score(m, key):
     s = m["summary"][key]
     boot = (m["summary"].get("bootstrap") or {}).get(key)
