@@ -21,6 +21,7 @@ mod json;
 /// The response parsers, for fuzzing; behind the `testing` feature.
 #[cfg(feature = "testing")]
 pub mod parsers;
+mod session;
 /// The fault-injecting test server; behind the `testing` feature.
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -29,9 +30,7 @@ mod wire;
 use std::fmt;
 use std::sync::{Arc, Once};
 
-use genprompt_llm::{
-    BackendStats, ChatModel, ChatReply, ChatRequest, ChatSession, Completed, LlmError, ModelIdentity, OnReply,
-};
+use genprompt_llm::{BackendStats, ChatModel, ChatReply, ChatRequest, ChatSession, LlmError, ModelIdentity, OnReply};
 use serde_json::Value;
 use tokio::runtime::Runtime;
 use tokio::task::JoinSet;
@@ -45,6 +44,7 @@ pub use error::HttpError;
 pub use fleet::EndpointStats;
 use fleet::Fleet;
 use health::Health;
+use session::HttpSession;
 
 /// Fault and usage counters since the model was built, for the CLI's report.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -306,75 +306,15 @@ impl ChatModel for HttpChatModel {
     /// Each request is a task on the model's runtime from the moment it is submitted, under the
     /// same admission control as `chat`; results come back through a channel as they complete.
     fn session(&self) -> Box<dyn ChatSession + '_> {
-        let (sender, receiver) = std::sync::mpsc::channel();
-        Box::new(HttpSession { model: self, sender, receiver, pending: 0 })
+        Box::new(HttpSession::new(self))
     }
 }
 
-async fn answer(fleet: &Fleet, request: &ChatRequest) -> ChatResult {
+/// One request through the fleet: with a JSON schema, the structured path and its fallbacks.
+pub(crate) async fn answer(fleet: &Fleet, request: &ChatRequest) -> ChatResult {
     match &request.json_schema {
         Some(schema) => json::answer(fleet, request, schema).await.map(|json| json.reply),
         None => fleet.answer(request, request.sampling.seed, None).await,
-    }
-}
-
-struct HttpSession<'a> {
-    model: &'a HttpChatModel,
-    sender: std::sync::mpsc::Sender<Completed>,
-    receiver: std::sync::mpsc::Receiver<Completed>,
-    pending: usize,
-}
-
-/// Sends a request's result, or, if its task ends without one (a panic), an error, so that the
-/// session never waits for a result that cannot come.
-struct Delivery {
-    id: u64,
-    sender: Option<std::sync::mpsc::Sender<Completed>>,
-}
-
-impl Delivery {
-    fn send(mut self, result: Result<ChatReply, LlmError>) {
-        if let Some(sender) = self.sender.take() {
-            let _ = sender.send((self.id, result));
-        }
-    }
-}
-
-impl Drop for Delivery {
-    fn drop(&mut self) {
-        if let Some(sender) = self.sender.take() {
-            let _ = sender.send((self.id, Err(LlmError::Engine("a request task ended without a result".to_string()))));
-        }
-    }
-}
-
-impl ChatSession for HttpSession<'_> {
-    fn submit(&mut self, id: u64, request: ChatRequest) {
-        let fleet = self.model.fleet.clone();
-        let delivery = Delivery { id, sender: Some(self.sender.clone()) };
-        let task = async move { delivery.send(answer(&fleet, &request).await.map_err(LlmError::from)) };
-        let runtime = self.model.runtime.as_ref().expect("the runtime lives until drop");
-        runtime.spawn(task.with_current_subscriber());
-        self.pending += 1;
-    }
-
-    fn next(&mut self) -> Option<Completed> {
-        if self.pending == 0 {
-            return None;
-        }
-        let completed = self.receiver.recv().ok()?;
-        self.pending -= 1;
-        Some(completed)
-    }
-
-    fn try_next(&mut self) -> Option<Completed> {
-        let completed = self.receiver.try_recv().ok()?;
-        self.pending -= 1;
-        Some(completed)
-    }
-
-    fn pending(&self) -> usize {
-        self.pending
     }
 }
 

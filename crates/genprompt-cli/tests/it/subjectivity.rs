@@ -46,7 +46,7 @@ fn eval_reports_accuracy_at_rising_agreement_thresholds() {
     let run = context.run(&[&args[..], &["--out", "default"]].concat()).success();
     assert!(run.stdout().contains("5 of 6 rows have it"), "{}", run.stdout());
     let metrics = json(&context, "default/metrics.json");
-    assert_eq!(metrics["format_version"], 4);
+    assert_eq!(metrics["format_version"], 5);
     let curve = &metrics["agreement"];
     assert_eq!(curve["field"], "agreement");
     assert_eq!(curve["n_with_agreement"], 5);
