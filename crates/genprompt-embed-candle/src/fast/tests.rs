@@ -101,3 +101,56 @@ fn attention_keeps_texts_apart_and_norm_centres_rows() {
         }
     }
 }
+
+#[test]
+fn attention_matches_f64_softmax_attention_on_every_copy() {
+    // Two texts of 7 and 3 tokens, 4 heads of 8 (so some loops have remainders).
+    let (hidden, heads, spans) = (32, 4, [(0usize, 7usize), (7, 3)]);
+    let head_dim = hidden / heads;
+    let qkv = values(10 * 3 * hidden, 11);
+    let mut expected = vec![0.0f64; 10 * hidden];
+    for &(first, len) in &spans {
+        for head in 0..heads {
+            let at =
+                |row: usize, part: usize, d: usize| qkv[row * 3 * hidden + part * hidden + head * head_dim + d] as f64;
+            for i in first..first + len {
+                let scores: Vec<f64> = (first..first + len)
+                    .map(|j| (0..head_dim).map(|d| at(i, 0, d) * at(j, 1, d)).sum::<f64>() / (head_dim as f64).sqrt())
+                    .collect();
+                let max = scores.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                let weights: Vec<f64> = scores.iter().map(|s| (s - max).exp()).collect();
+                let total: f64 = weights.iter().sum();
+                for d in 0..head_dim {
+                    expected[i * hidden + head * head_dim + d] =
+                        (first..first + len).zip(&weights).map(|(j, w)| w / total * at(j, 2, d)).sum();
+                }
+            }
+        }
+    }
+    let mut baseline = vec![0.0; 10 * hidden];
+    ops::attention_baseline(&qkv, hidden, heads, &spans, &mut baseline);
+    let mut copies = vec![("baseline", baseline)];
+    for kernel in kernels() {
+        let mut ctx = vec![0.0; 10 * hidden];
+        ops::attention(kernel, &qkv, hidden, heads, &spans, &mut ctx);
+        copies.push(if kernel == Kernel::F32 { ("f32 (AVX2 where present)", ctx) } else { ("bf16 (AVX-512)", ctx) });
+    }
+    for (name, ctx) in copies {
+        for (k, (got, want)) in ctx.iter().zip(&expected).enumerate() {
+            assert!((*got as f64 - want).abs() < 1e-5, "{name} [{k}]: {got} vs {want}");
+        }
+    }
+}
+
+#[test]
+fn polynomial_exp_is_close_to_f32_exp_where_softmax_uses_it() {
+    let mut worst = 0.0f32;
+    for i in 0..=870_000 {
+        let x = -(i as f32) / 10_000.0;
+        let (got, want) = (ops::exp_nonpositive(x), x.exp());
+        worst = worst.max((got - want).abs() / want);
+    }
+    assert!(worst < 4e-7, "worst relative error {worst}");
+    assert_eq!(ops::exp_nonpositive(0.0), 1.0);
+    assert!(ops::exp_nonpositive(-1000.0) < 2e-38);
+}
