@@ -81,7 +81,8 @@ impl Linear {
     /// `out[m][n_out] = x[m][n_in] Wᵀ + b`; `scratch` is reused between calls.
     pub fn forward(&self, x: &[f32], rows: usize, out: &mut Vec<f32>, scratch: &mut Vec<u16>) {
         assert_eq!(x.len(), rows * self.n_in);
-        out.clear();
+        // Every element is written below; not clearing first spares zero-filling a buffer that
+        // already has the right length, as it has from the second layer on.
         out.resize(rows * self.n_out, 0.0);
         match &self.weights {
             #[cfg(target_arch = "x86_64")]
