@@ -1,5 +1,6 @@
-//! The non-matrix-product steps of a BERT layer on packed (unpadded) rows: attention within each
-//! text, residual + LayerNorm, GELU. Written so LLVM vectorises them: reductions keep 16
+//! The steps of a BERT layer besides its dense layers, on packed (unpadded) rows: attention
+//! within each text (two small products per head, by the `gemm` crate), residual + LayerNorm,
+//! GELU. Written so LLVM vectorises them: reductions keep 16
 //! independent lanes (float addition is not reassociated otherwise), and each public function
 //! has AVX-512 and AVX2 copies chosen at run time (`Kernel::Bf16` implies AVX-512F).
 
@@ -24,90 +25,76 @@ fn sum_by(x: &[f32], f: impl Fn(f32) -> f32) -> f32 {
 /// Self-attention of each text over its own tokens. `qkv`: `[tokens][3 * hidden]` (queries, keys,
 /// values side by side); `spans`: each text's `(first row, token count)`; writes `ctx[tokens][hidden]`.
 ///
-/// Per text and head, keys and values are first copied into blocks of eight (keys:
-/// `[key / 8][dim][8]`, zero padded; values: `[dim / 8][key][8]`), so that a query's scores
-/// are eight keys at a time and its output eight dimensions at a time, each summed in a register
-/// along one contiguous block: both vectorise. A dot product per key (the obvious loop) spends
-/// as much on its horizontal sum as on the products when a head is 32 wide; it was a quarter of
-/// the encoder's time on 55-token texts.
+/// Per text and head, the scores `Q Kᵀ` and the context `softmax(scores) V` are two small
+/// matrix products that the `gemm` crate reads in place through strides (a head is a column
+/// range of `qkv`), so nothing is copied. A loop of dot products per key, 32 wide, spent as much
+/// on horizontal sums as on products; it was a quarter of the encoder's time on 55-token texts.
 #[inline(always)]
 fn attention_body(qkv: &[f32], hidden: usize, heads: usize, spans: &[(usize, usize)], ctx: &mut [f32]) {
     let head_dim = hidden / heads;
-    let (blocked_dims, scale, stride) = (head_dim / W * W, 1.0 / (head_dim as f32).sqrt(), 3 * hidden);
-    let (mut keys, mut values, mut scores) = (Vec::new(), Vec::new(), Vec::new());
+    let scale = 1.0 / (head_dim as f32).sqrt();
+    let stride = 3 * hidden;
+    let mut scores = Vec::new();
     for &(first, len) in spans {
-        let padded = len.div_ceil(W) * W;
-        keys.clear();
-        keys.resize(padded * head_dim, 0.0);
-        values.resize(len * head_dim, 0.0);
-        scores.resize(padded, 0.0);
+        assert!((first + len) * stride <= qkv.len() && (first + len) * hidden <= ctx.len(), "span out of range");
+        scores.resize(len * len, 0.0);
         for head in 0..heads {
             let (q_col, k_col, v_col) = (head * head_dim, hidden + head * head_dim, 2 * hidden + head * head_dim);
-            for j in 0..len {
-                let row = &qkv[(first + j) * stride..][..stride];
-                let key_block = &mut keys[(j / W) * head_dim * W..][..head_dim * W];
-                for (d, &k) in row[k_col..][..head_dim].iter().enumerate() {
-                    key_block[d * W + j % W] = k;
+            // SAFETY: with the assert above, every element these strides reach lies inside `qkv`
+            // (rows first..first+len, columns below 3 * hidden), `scores` (len x len) and `ctx`
+            // (rows first..first+len, columns below hidden); `scores` and `ctx` do not alias
+            // `qkv` or each other.
+            unsafe {
+                let base = qkv.as_ptr().add(first * stride);
+                // scores[i][j] = scale · Σ_d q[i][d] k[j][d]
+                gemm::gemm(
+                    len,
+                    len,
+                    head_dim,
+                    scores.as_mut_ptr(),
+                    1,
+                    len as isize,
+                    false,
+                    base.add(q_col),
+                    1,
+                    stride as isize,
+                    base.add(k_col),
+                    stride as isize,
+                    1,
+                    0.0,
+                    scale,
+                    false,
+                    false,
+                    false,
+                    gemm::Parallelism::None,
+                );
+                for row in scores.chunks_exact_mut(len) {
+                    softmax(row);
                 }
-                for (d, &v) in row[v_col..][..head_dim].iter().enumerate() {
-                    values[value_at(d, j, len, head_dim)] = v;
-                }
-            }
-            for i in 0..len {
-                let q = &qkv[(first + i) * stride + q_col..][..head_dim];
-                for (chunk, block) in scores.chunks_exact_mut(W).zip(keys.chunks_exact(head_dim * W)) {
-                    let sums = weighted_rows(q, block);
-                    for l in 0..W {
-                        chunk[l] = sums[l] * scale;
-                    }
-                }
-                softmax(&mut scores[..len]);
-                let scores = &scores[..len];
-                let out = &mut ctx[(first + i) * hidden + q_col..][..head_dim];
-                for (chunk, block) in out.chunks_exact_mut(W).zip(values.chunks_exact(len * W)) {
-                    chunk.copy_from_slice(&weighted_rows(scores, block));
-                }
-                for (d, o) in out.iter_mut().enumerate().skip(blocked_dims) {
-                    *o = scores.iter().enumerate().map(|(j, &w)| w * values[value_at(d, j, len, head_dim)]).sum();
-                }
+                // ctx[i][d] = Σ_j p[i][j] v[j][d]
+                gemm::gemm(
+                    len,
+                    head_dim,
+                    len,
+                    ctx.as_mut_ptr().add(first * hidden + q_col),
+                    1,
+                    hidden as isize,
+                    false,
+                    scores.as_ptr(),
+                    1,
+                    len as isize,
+                    base.add(v_col),
+                    1,
+                    stride as isize,
+                    0.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    gemm::Parallelism::None,
+                );
             }
         }
-    }
-}
-
-/// Lanes of the attention's blocks: one AVX2 register.
-const W: usize = 8;
-
-/// `Σ_t weights[t] · block[t]` over the rows of 8 of `block`, in four independent sums: an
-/// addition's latency is several cycles, so a single running sum would wait on itself.
-#[inline(always)]
-fn weighted_rows(weights: &[f32], block: &[f32]) -> [f32; W] {
-    let mut acc = [[0.0f32; W]; 4];
-    let (mut weights4, mut rows4) = (weights.chunks_exact(4), block.chunks_exact(4 * W));
-    for (w, rows) in (&mut weights4).zip(&mut rows4) {
-        for u in 0..4 {
-            for l in 0..W {
-                acc[u][l] += w[u] * rows[u * W + l];
-            }
-        }
-    }
-    for (&w, row) in weights4.remainder().iter().zip(rows4.remainder().chunks_exact(W)) {
-        for l in 0..W {
-            acc[0][l] += w * row[l];
-        }
-    }
-    std::array::from_fn(|l| (acc[0][l] + acc[1][l]) + (acc[2][l] + acc[3][l]))
-}
-
-/// Where value `d` of key `j` sits in the attention's value blocks: `[d / 8][j][8]` for the
-/// dimensions that fill whole blocks, then `[j][d]` for the rest.
-#[inline(always)]
-fn value_at(d: usize, j: usize, len: usize, head_dim: usize) -> usize {
-    let blocked = head_dim / W * W;
-    if d < blocked {
-        (d / W) * len * W + j * W + d % W
-    } else {
-        blocked * len + j * (head_dim - blocked) + (d - blocked)
     }
 }
 
