@@ -35,7 +35,7 @@ fn attention_body(qkv: &[f32], hidden: usize, heads: usize, spans: &[(usize, usi
     let scale = 1.0 / (head_dim as f32).sqrt();
     let stride = 3 * hidden;
     let mut scores = Vec::new();
-    for &(first, len) in spans {
+    for &(first, len) in spans.iter().filter(|(_, len)| *len > 0) {
         assert!((first + len) * stride <= qkv.len() && (first + len) * hidden <= ctx.len(), "span out of range");
         scores.resize(len * len, 0.0);
         for head in 0..heads {

@@ -87,8 +87,9 @@ fn attention_keeps_texts_apart_and_norm_centres_rows() {
         qkv[..3 * 3 * hidden].iter_mut().for_each(|v| *v = -*v);
         ops::attention(kernel, &qkv, hidden, heads, &spans, &mut ctx);
         assert_eq!(ctx[3 * hidden..], second[..], "{kernel:?}");
-        // A one-token text attends only to itself: its context is its value row.
-        ops::attention(kernel, &qkv, hidden, heads, &[(4, 1)], &mut ctx);
+        // A one-token text attends only to itself: its context is its value row. An empty span
+        // before it changes nothing.
+        ops::attention(kernel, &qkv, hidden, heads, &[(4, 0), (4, 1)], &mut ctx);
         assert_eq!(ctx[4 * hidden..], qkv[4 * 3 * hidden + 2 * hidden..], "{kernel:?}");
 
         let mut rows = values(2 * hidden, 9);
