@@ -184,8 +184,7 @@ fn headline(c: &Comparison) -> String {
 
 /// "substrate 12 of 30 rows, inhibitor 28 of 30 rows": the labels that fell short, else None.
 fn short_labels(metrics: &Value) -> Option<String> {
-    let short = metrics.get("short_labels").and_then(Value::as_array).filter(|labels| !labels.is_empty())?;
-    let labels: Vec<String> = short
+    let labels: Vec<String> = tables::short_labels(metrics)?
         .iter()
         .map(|l| {
             let at = |key: &str| l.get(key).and_then(Value::as_u64).unwrap_or(0);

@@ -146,10 +146,15 @@ pub(crate) fn downstream_table(c: &Comparison) -> String {
     })
 }
 
+/// The labels of a method's run that kept fewer rows than asked, when there are any.
+pub(crate) fn short_labels(metrics: &Value) -> Option<&Vec<Value>> {
+    metrics.get("short_labels").and_then(Value::as_array).filter(|labels| !labels.is_empty())
+}
+
 /// "short: 2 labels" for a method whose run kept fewer rows than asked for some labels: its
 /// scores are not at the other methods' budget.
 pub(crate) fn short_mark(metrics: &Value) -> Option<String> {
-    let short = metrics.get("short_labels").and_then(Value::as_array).filter(|labels| !labels.is_empty())?;
+    let short = short_labels(metrics)?;
     Some(format!("short: {} label{}", short.len(), if short.len() == 1 { "" } else { "s" }))
 }
 
