@@ -82,11 +82,12 @@ impl Activation {
         }
     }
 
-    fn apply(self, xs: &Tensor) -> Result<Tensor> {
-        match self {
-            Activation::GeluErf => xs.gelu_erf(),
-            Activation::GeluTanh => xs.gelu(),
-            Activation::Relu => xs.relu(),
+    fn apply(self, xs: &Tensor, kernels: Kernels) -> Result<Tensor> {
+        match (self, kernels) {
+            (Activation::GeluErf, Kernels::Differentiable) => crate::train_ops::gelu_erf(xs),
+            (Activation::GeluErf, Kernels::Fused) => xs.gelu_erf(),
+            (Activation::GeluTanh, _) => xs.gelu(),
+            (Activation::Relu, _) => xs.relu(),
         }
     }
 }
@@ -189,16 +190,26 @@ impl Layer {
         let head_dim = h / self.heads;
         // (b, t, h) -> (b, heads, t, head_dim)
         let split = |lin: &Linear| -> Result<Tensor> {
-            lin.forward(xs)?.reshape((b, t, self.heads, head_dim))?.transpose(1, 2)?.contiguous()
+            dense(lin, xs)?.reshape((b, t, self.heads, head_dim))?.transpose(1, 2)?.contiguous()
         };
         let (q, k, v) = (split(&self.query)?, split(&self.key)?, split(&self.value)?);
         let scores = (q.matmul(&k.t()?)? / (head_dim as f64).sqrt())?.broadcast_add(mask)?;
         let probs = kernels.softmax_last_dim(&scores)?;
         let context = probs.matmul(&v)?.transpose(1, 2)?.reshape((b, t, h))?;
-        let xs = kernels.layer_norm(&self.attn_norm, &(self.attn_out.forward(&context)? + xs)?)?;
-        let inner = self.act.apply(&self.intermediate.forward(&xs)?)?;
-        kernels.layer_norm(&self.out_norm, &(self.output.forward(&inner)? + xs)?)
+        let xs = kernels.layer_norm(&self.attn_norm, &(dense(&self.attn_out, &context)? + xs)?)?;
+        let inner = self.act.apply(&dense(&self.intermediate, &xs)?, kernels)?;
+        kernels.layer_norm(&self.out_norm, &(dense(&self.output, &inner)? + xs)?)
     }
+}
+
+/// `lin` applied to (batch, seq, in) as one (batch·seq, in) product. candle's `Linear` on a 3-d
+/// input broadcasts its weight per text instead: `batch` small products forward and, backward, a
+/// (batch, in, out) weight gradient summed over the batch; that cost a third of a training step.
+fn dense(lin: &Linear, xs: &Tensor) -> Result<Tensor> {
+    let (b, t, width) = xs.dims3()?;
+    let out = crate::train_ops::linear(&xs.reshape((b * t, width))?, lin.weight(), lin.bias())?;
+    let out_width = out.dim(1)?;
+    out.reshape((b, t, out_width))
 }
 
 /// BERT encoder stack: token ids in, last hidden states out.
@@ -237,7 +248,8 @@ impl BertModel {
     }
 
     fn run(&self, ids: &Tensor, attention_mask: &Tensor, kernels: Kernels) -> Result<Tensor> {
-        // 0 where attended, f32::MIN where padded, so padding gets exactly zero weight.
+        // 0 where attended, f32::MIN where padded, so padding gets zero weight (below 1e-37 in
+        // the differentiable softmax, whose `exp` stops at e^-87).
         let mask = attention_mask
             .to_dtype(DType::F32)?
             .affine(f32::MAX as f64, f32::MIN as f64)?

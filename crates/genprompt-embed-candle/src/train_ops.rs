@@ -1,4 +1,5 @@
-//! LayerNorm and softmax over the last dimension as single candle ops *with* a backward pass.
+//! LayerNorm, softmax over the last dimension and GELU as single candle ops *with* a backward
+//! pass.
 //!
 //! candle-nn's fused versions have none (gradients silently stop), and composing them from
 //! primitives (`layer_norm_slow`, `ops::softmax`) records a dozen whole-tensor ops each, forward
@@ -6,7 +7,10 @@
 //! forward and a handful of tensor ops backward; the results match the composed versions to
 //! float rounding (tested against them, values and gradients).
 
-use candle_core::{CpuStorage, CustomOp1, D, Layout, Result, Shape, Tensor};
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, D, Layout, Result, Shape, Tensor};
+
+use crate::fast::Kernel;
+use crate::fast::ops;
 
 /// Rows of the last dimension of a contiguous f32 tensor.
 fn rows<'a>(storage: &'a CpuStorage, layout: &Layout, op: &str) -> Result<(&'a [f32], usize)> {
@@ -15,43 +19,174 @@ fn rows<'a>(storage: &'a CpuStorage, layout: &Layout, op: &str) -> Result<(&'a [
     Ok((&data[start..end], layout.dims().last().copied().unwrap_or(1).max(1)))
 }
 
-/// `(x - mean) / sqrt(var + eps)` along the last dimension (LayerNorm without its affine part).
-struct Normalize {
+/// LayerNorm over the last dimension with its affine part, `(x - mean) / sqrt(var + eps) · w + b`,
+/// as one op. Backward is one more pass ([`LayerNormGrad`]); composing the affine part from
+/// broadcasts instead made candle sum the weight and bias gradients over strided dimensions,
+/// a tenth of a fine-tuning step.
+struct LayerNorm {
     eps: f32,
 }
 
-impl CustomOp1 for Normalize {
+/// Mean and `1 / sqrt(var + eps)` of one row.
+fn moments(row: &[f32], eps: f32) -> (f32, f32) {
+    let n = row.len() as f32;
+    let mean = row.iter().sum::<f32>() / n;
+    let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n;
+    (mean, 1.0 / (var + eps).sqrt())
+}
+
+impl CustomOp3 for LayerNorm {
     fn name(&self) -> &'static str {
-        "normalize-last-dim"
+        "layer-norm"
     }
 
-    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (xs, width) = rows(storage, layout, self.name())?;
-        let mut out = Vec::with_capacity(xs.len());
-        for row in xs.chunks_exact(width) {
-            let n = width as f32;
-            let mean = row.iter().sum::<f32>() / n;
-            let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n;
-            let inv = 1.0 / (var + self.eps).sqrt();
-            out.extend(row.iter().map(|v| (v - mean) * inv));
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (xs, width) = rows(s1, l1, self.name())?;
+        let (weight, bias) = (vector(s2, l2, width, self.name())?, vector(s3, l3, width, self.name())?);
+        let mut out = vec![0.0; xs.len()];
+        for (row, out) in xs.chunks_exact(width).zip(out.chunks_exact_mut(width)) {
+            let (mean, inv) = moments(row, self.eps);
+            for (((o, v), w), b) in out.iter_mut().zip(row).zip(weight).zip(bias) {
+                *o = (v - mean) * inv * w + b;
+            }
         }
-        Ok((CpuStorage::F32(out), layout.shape().clone()))
+        Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
 
-    /// dx = (g - mean(g) - x̂ · mean(g · x̂)) / σ, with σ recomputed from the input.
-    fn bwd(&self, arg: &Tensor, res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
-        let centred = arg.broadcast_sub(&arg.mean_keepdim(D::Minus1)?)?;
-        let inv_std = (centred.sqr()?.mean_keepdim(D::Minus1)? + self.eps as f64)?.sqrt()?.recip()?;
-        let g_mean = grad_res.mean_keepdim(D::Minus1)?;
-        let gx_mean = (grad_res * res)?.mean_keepdim(D::Minus1)?;
-        let inner = grad_res.broadcast_sub(&g_mean)?.sub(&res.broadcast_mul(&gx_mean)?)?;
-        Ok(Some(inner.broadcast_mul(&inv_std)?))
+    fn bwd(
+        &self,
+        xs: &Tensor,
+        weight: &Tensor,
+        _bias: &Tensor,
+        _res: &Tensor,
+        grad_res: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let width = xs.dim(D::Minus1)?;
+        let n_rows = xs.elem_count() / width;
+        let weight = weight.flatten_all()?.to_vec1::<f32>()?;
+        let all = xs.apply_op2(&grad_res.contiguous()?, LayerNormGrad { eps: self.eps, weight })?;
+        let dx = all.narrow(0, 0, n_rows)?.reshape(xs.shape())?;
+        Ok((Some(dx), Some(all.get(n_rows)?), Some(all.get(n_rows + 1)?)))
     }
+}
+
+/// The three gradients of [`LayerNorm`] from its input `x` and output gradient `g`, stacked as
+/// one (rows + 2, width) matrix: `dx` row by row, then `dw = Σ g·x̂`, then `db = Σ g`. With
+/// `gw = g·w`: `dx = (gw - mean(gw) - x̂ · mean(gw·x̂)) / σ`, σ recomputed from `x`.
+struct LayerNormGrad {
+    eps: f32,
+    weight: Vec<f32>,
+}
+
+impl CustomOp2 for LayerNormGrad {
+    fn name(&self) -> &'static str {
+        "layer-norm-grad"
+    }
+
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+        let ((xs, width), (grads, _)) = (rows(s1, l1, self.name())?, rows(s2, l2, self.name())?);
+        if xs.len() != grads.len() || width != self.weight.len() {
+            candle_core::bail!("{}: {} inputs, {} gradients, {} weights", self.name(), xs.len(), grads.len(), width)
+        }
+        let n_rows = xs.len() / width;
+        let mut out = vec![0.0; (n_rows + 2) * width];
+        let (dxs, sums) = out.split_at_mut(n_rows * width);
+        let (dw, db) = sums.split_at_mut(width);
+        let mut normed = vec![0.0; width];
+        for ((row, g), dx) in xs.chunks_exact(width).zip(grads.chunks_exact(width)).zip(dxs.chunks_exact_mut(width)) {
+            let (mean, inv) = moments(row, self.eps);
+            normed.iter_mut().zip(row).for_each(|(n, v)| *n = (v - mean) * inv);
+            let (mut gw_sum, mut gwx_sum) = (0.0, 0.0);
+            for (((g, w), n), (dw, db)) in g.iter().zip(&self.weight).zip(&normed).zip(dw.iter_mut().zip(db.iter_mut()))
+            {
+                gw_sum += g * w;
+                gwx_sum += g * w * n;
+                *dw += g * n;
+                *db += g;
+            }
+            let (gw_mean, gwx_mean) = (gw_sum / width as f32, gwx_sum / width as f32);
+            for (((dx, g), w), n) in dx.iter_mut().zip(g).zip(&self.weight).zip(&normed) {
+                *dx = (g * w - gw_mean - n * gwx_mean) * inv;
+            }
+        }
+        Ok((CpuStorage::F32(out), Shape::from((n_rows + 2, width))))
+    }
+}
+
+/// A contiguous f32 vector of exactly `width` values.
+fn vector<'a>(storage: &'a CpuStorage, layout: &Layout, width: usize, op: &str) -> Result<&'a [f32]> {
+    let (values, _) = rows(storage, layout, op)?;
+    if values.len() != width {
+        candle_core::bail!("{op}: expected {width} values, got {}", values.len())
+    }
+    Ok(values)
 }
 
 /// LayerNorm over the last dimension, differentiable in `xs`, `weight` and `bias`.
 pub fn layer_norm(xs: &Tensor, weight: &Tensor, bias: &Tensor, eps: f32) -> Result<Tensor> {
-    xs.contiguous()?.apply_op1(Normalize { eps })?.broadcast_mul(weight)?.broadcast_add(bias)
+    xs.contiguous()?.apply_op3(&weight.contiguous()?, &bias.contiguous()?, LayerNorm { eps })
+}
+
+/// `x + b` row by row. candle's `broadcast_add` gets the bias gradient by summing the output
+/// gradient over its rows in a strided reduction; [`ColumnSum`] does it row by row.
+struct BiasAdd;
+
+impl CustomOp2 for BiasAdd {
+    fn name(&self) -> &'static str {
+        "bias-add"
+    }
+
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (xs, width) = rows(s1, l1, self.name())?;
+        let bias = vector(s2, l2, width, self.name())?;
+        let out = xs.chunks_exact(width).flat_map(|row| row.iter().zip(bias).map(|(x, b)| x + b)).collect();
+        Ok((CpuStorage::F32(out), l1.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        _xs: &Tensor,
+        _bias: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        Ok((Some(grad.clone()), Some(grad.contiguous()?.apply_op1(ColumnSum)?)))
+    }
+}
+
+/// Sums over every dimension but the last.
+struct ColumnSum;
+
+impl CustomOp1 for ColumnSum {
+    fn name(&self) -> &'static str {
+        "column-sum"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (xs, width) = rows(storage, layout, self.name())?;
+        let mut out = vec![0.0; width];
+        for row in xs.chunks_exact(width) {
+            out.iter_mut().zip(row).for_each(|(o, x)| *o += x);
+        }
+        Ok((CpuStorage::F32(out), Shape::from(width)))
+    }
+}
+
+/// `xs · wᵀ + b` for a (rows, in) input, differentiable.
+pub fn linear(xs: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
+    let out = xs.matmul(&weight.t()?)?;
+    match bias {
+        Some(bias) => out.apply_op2(&bias.contiguous()?, BiasAdd),
+        None => Ok(out),
+    }
 }
 
 struct Softmax;
@@ -63,13 +198,12 @@ impl CustomOp1 for Softmax {
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
         let (xs, width) = rows(storage, layout, self.name())?;
-        let mut out = Vec::with_capacity(xs.len());
-        for row in xs.chunks_exact(width) {
+        let mut out = vec![0.0; xs.len()];
+        for (row, out) in xs.chunks_exact(width).zip(out.chunks_exact_mut(width)) {
             let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            let start = out.len();
-            out.extend(row.iter().map(|v| (v - max).exp()));
-            let total: f32 = out[start..].iter().sum();
-            out[start..].iter_mut().for_each(|v| *v /= total);
+            out.iter_mut().zip(row).for_each(|(o, v)| *o = (v - max).exp());
+            let inv_total = 1.0 / out.iter().sum::<f32>();
+            out.iter_mut().for_each(|v| *v *= inv_total);
         }
         Ok((CpuStorage::F32(out), layout.shape().clone()))
     }
@@ -84,6 +218,52 @@ impl CustomOp1 for Softmax {
 /// Softmax over the last dimension, differentiable.
 pub fn softmax_last_dim(xs: &Tensor) -> Result<Tensor> {
     xs.contiguous()?.apply_op1(Softmax)
+}
+
+/// GELU, exact (erf) form, with the fast path's vectorised kernels. candle's `gelu_erf` calls a
+/// scalar `erf` and records its derivative as six whole-tensor ops; together they were a tenth
+/// of a fine-tuning step.
+struct GeluErf(Kernel);
+
+impl CustomOp1 for GeluErf {
+    fn name(&self) -> &'static str {
+        "gelu-erf"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (xs, _) = rows(storage, layout, self.name())?;
+        let mut out = xs.to_vec();
+        ops::gelu(self.0, &mut out);
+        Ok((CpuStorage::F32(out), layout.shape().clone()))
+    }
+
+    fn bwd(&self, arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
+        Ok(Some(arg.apply_op2(&grad_res.contiguous()?, GeluErfGrad(self.0))?))
+    }
+}
+
+/// `g · gelu'(x)` in one pass (`ops::gelu_grad`).
+struct GeluErfGrad(Kernel);
+
+impl CustomOp2 for GeluErfGrad {
+    fn name(&self) -> &'static str {
+        "gelu-erf-grad"
+    }
+
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+        let ((xs, _), (grads, _)) = (rows(s1, l1, self.name())?, rows(s2, l2, self.name())?);
+        if xs.len() != grads.len() {
+            candle_core::bail!("{}: {} inputs but {} gradients", self.name(), xs.len(), grads.len())
+        }
+        let mut out = vec![0.0; xs.len()];
+        ops::gelu_grad(self.0, xs, grads, &mut out);
+        Ok((CpuStorage::F32(out), l1.shape().clone()))
+    }
+}
+
+/// GELU (erf form), differentiable.
+pub fn gelu_erf(xs: &Tensor) -> Result<Tensor> {
+    xs.contiguous()?.apply_op1(GeluErf(Kernel::detect()))
 }
 
 #[cfg(test)]
@@ -121,5 +301,27 @@ mod tests {
         let (a, b) = (loss(&ours).backward().unwrap(), loss(&theirs).backward().unwrap());
         let (a, b) = (a.get(&x).expect("gradient"), b.get(&x).expect("gradient"));
         assert!(max_diff(a, b) < 1e-5, "softmax gradient differs by {}", max_diff(a, b));
+
+        let rows = x.reshape((15, 16)).unwrap();
+        let weight = Var::from_tensor(&Tensor::randn(0f32, 0.3, (7, 16), &dev).unwrap()).unwrap();
+        let bias = Var::from_tensor(&Tensor::randn(0f32, 0.3, 7, &dev).unwrap()).unwrap();
+        let out_weights = Tensor::randn(0f32, 1.0, (15, 7), &dev).unwrap();
+        let loss2 = |y: &Tensor| (y * &out_weights).unwrap().sum_all().unwrap();
+        let ours = linear(&rows, &weight, Some(&bias)).unwrap();
+        let theirs = candle_nn::Linear::new(weight.as_tensor().clone(), Some(bias.as_tensor().clone()));
+        let theirs = candle_core::Module::forward(&theirs, &rows).unwrap();
+        assert!(max_diff(&ours, &theirs) < 1e-5);
+        let (g_ours, g_theirs) = (loss2(&ours).backward().unwrap(), loss2(&theirs).backward().unwrap());
+        for var in [&x, &weight, &bias] {
+            let (a, b) = (g_ours.get(var).expect("gradient"), g_theirs.get(var).expect("gradient"));
+            assert!(max_diff(a, b) < 1e-4, "linear gradient differs by {}", max_diff(a, b));
+        }
+
+        let ours = gelu_erf(&x).unwrap();
+        let theirs = x.gelu_erf().unwrap();
+        assert!(max_diff(&ours, &theirs) < 1e-6);
+        let (a, b) = (loss(&ours).backward().unwrap(), loss(&theirs).backward().unwrap());
+        let (a, b) = (a.get(&x).expect("gradient"), b.get(&x).expect("gradient"));
+        assert!(max_diff(a, b) < 1e-5, "gelu gradient differs by {}", max_diff(a, b));
     }
 }

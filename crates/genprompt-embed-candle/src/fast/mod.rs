@@ -8,7 +8,7 @@
 //! so no mask and no padded rows exist, and threads share nothing but the read-only weights.
 
 pub mod linear;
-mod ops;
+pub(crate) mod ops;
 
 use candle_core::{DType, Result};
 use candle_nn::VarBuilder;

@@ -160,6 +160,17 @@ fn gelu_body(x: &mut [f32]) {
     }
 }
 
+/// `out = g · gelu'(x)`, the backward pass of [`gelu_body`]: `gelu'(x) = Φ(x) + x φ(x)`, with
+/// the normal CDF Φ from `erf` and the normal density φ.
+#[inline(always)]
+fn gelu_grad_body(x: &[f32], g: &[f32], out: &mut [f32]) {
+    const INV_SQRT_2PI: f32 = 0.398_942_3;
+    for ((o, &x), &g) in out.iter_mut().zip(x).zip(g) {
+        let cdf = 0.5 * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2));
+        *o = g * (cdf + x * INV_SQRT_2PI * exp_nonpositive(-0.5 * x * x));
+    }
+}
+
 /// erf to f32 precision without branches or `exp` (so it vectorises): the rational
 /// approximation of Eigen's `generic_fast_erf_float` on [-4, 4], where erf saturates to ±1.
 #[inline(always)]
@@ -228,6 +239,10 @@ dispatch!(
 dispatch!(
     /// See `gelu_body`.
     gelu => gelu_body(x: &mut [f32])
+);
+dispatch!(
+    /// See `gelu_grad_body`.
+    gelu_grad => gelu_grad_body(x: &[f32], g: &[f32], out: &mut [f32])
 );
 
 /// LayerNorm of each row in place (the embeddings' norm, which has no residual).
