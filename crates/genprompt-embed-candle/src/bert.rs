@@ -140,14 +140,11 @@ impl Embeddings {
         })
     }
 
-    fn forward(&self, ids: &Tensor, kernels: Kernels) -> Result<Tensor> {
-        let seq_len = ids.dim(1)?;
-        let positions = Tensor::arange(0u32, seq_len as u32, ids.device())?;
-        let xs = self
-            .word
-            .forward(ids)?
-            .broadcast_add(&self.position.forward(&positions)?)?
-            .broadcast_add(&self.segment0)?;
+    /// `words`: the (batch, seq, hidden) rows of the word table for the batch's ids.
+    fn forward(&self, words: &Tensor, kernels: Kernels) -> Result<Tensor> {
+        let seq_len = words.dim(1)?;
+        let positions = Tensor::arange(0u32, seq_len as u32, words.device())?;
+        let xs = words.broadcast_add(&self.position.forward(&positions)?)?.broadcast_add(&self.segment0)?;
         kernels.layer_norm(&self.norm, &xs)
     }
 }
@@ -238,16 +235,29 @@ impl BertModel {
     /// `ids`, `attention_mask`: (batch, seq) u32, mask 1 for real tokens and 0 for padding.
     /// Returns (batch, seq, hidden). Fused kernels: do not backpropagate through this.
     pub fn forward(&self, ids: &Tensor, attention_mask: &Tensor) -> Result<Tensor> {
-        self.run(ids, attention_mask, Kernels::Fused)
+        self.run(&self.embeddings.word.forward(ids)?, attention_mask, Kernels::Fused)
     }
 
     /// Same as [`BertModel::forward`] (equal up to float rounding) but differentiable: when the
     /// weights are `Var`s, a backward pass from the output reaches every one of them. Slower.
     pub fn forward_train(&self, ids: &Tensor, attention_mask: &Tensor) -> Result<Tensor> {
-        self.run(ids, attention_mask, Kernels::Differentiable)
+        self.run(&self.embeddings.word.forward(ids)?, attention_mask, Kernels::Differentiable)
     }
 
-    fn run(&self, ids: &Tensor, attention_mask: &Tensor, kernels: Kernels) -> Result<Tensor> {
+    /// [`BertModel::forward_train`] from the word vectors of the batch's ids, (batch, seq,
+    /// hidden), looked up by the caller. Backpropagation then stops at `words` instead of
+    /// reaching the whole word table: a fine-tuner applies the row gradients itself, without a
+    /// dense (vocab, hidden) gradient per step.
+    pub fn forward_train_words(&self, words: &Tensor, attention_mask: &Tensor) -> Result<Tensor> {
+        self.run(words, attention_mask, Kernels::Differentiable)
+    }
+
+    /// The (vocab, hidden) word-embedding table.
+    pub fn word_table(&self) -> &Tensor {
+        self.embeddings.word.embeddings()
+    }
+
+    fn run(&self, words: &Tensor, attention_mask: &Tensor, kernels: Kernels) -> Result<Tensor> {
         // 0 where attended, f32::MIN where padded, so padding gets zero weight (below 1e-37 in
         // the differentiable softmax, whose `exp` stops at e^-87).
         let mask = attention_mask
@@ -255,7 +265,7 @@ impl BertModel {
             .affine(f32::MAX as f64, f32::MIN as f64)?
             .unsqueeze(1)?
             .unsqueeze(1)?;
-        let mut xs = self.embeddings.forward(ids, kernels)?;
+        let mut xs = self.embeddings.forward(words, kernels)?;
         for layer in &self.layers {
             xs = layer.forward(&xs, &mask, kernels)?;
         }

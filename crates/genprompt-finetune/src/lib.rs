@@ -28,14 +28,14 @@ mod tests;
 
 use std::path::{Path, PathBuf};
 
-use candle_core::{D, Device, Tensor};
+use candle_core::{D, Device, Tensor, Var};
 use candle_nn::ParamsAdamW;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use tokenizers::Encoding;
 
-use crate::adamw::FusedAdamW;
+use crate::adamw::{FusedAdamW, TableRows};
 use crate::network::Network;
 
 /// ChaCha8 stream of the head's initial weights.
@@ -202,6 +202,8 @@ impl TextClassifier {
         let vars = self.network.vars.iter().map(|(_, var)| var.clone()).collect();
         let params = ParamsAdamW { lr: config.learning_rate, weight_decay: config.weight_decay, ..Default::default() };
         let mut optimizer = FusedAdamW::new(vars, params);
+        // The word table gets its gradient as rows (see `adamw`); it is looked up outside the graph.
+        let word_table = self.network.word_table_index().ok_or_else(|| compute_err("the model has no word table"))?;
         let mut shuffle_rng = ChaCha8Rng::seed_from_u64(config.rng_seed);
         shuffle_rng.set_stream(SHUFFLE_STREAM);
         let mut order: Vec<usize> = (0..texts.len()).collect();
@@ -214,11 +216,18 @@ impl TextClassifier {
                 let mut batch: Vec<Encoding> = chunk.iter().map(|&idx| encodings[idx].clone()).collect();
                 let targets: Vec<u32> = chunk.iter().map(|&idx| labels[idx] as u32).collect();
                 let started = std::time::Instant::now();
-                let loss = self.batch_loss(&mut batch, targets)?;
+                let (ids, mask) = self.network.batch_tensors(&mut batch)?;
+                let words = self.network.lookup_words(&ids).and_then(|words| Var::from_tensor(&words));
+                let words = words.map_err(compute_err)?;
+                let loss = self.batch_loss(&words, &mask, targets)?;
                 let forward_done = std::time::Instant::now();
                 let grads = loss.backward().map_err(compute_err)?;
                 let backward_done = std::time::Instant::now();
-                optimizer.step(&grads).map_err(compute_err)?;
+                let ids = ids.flatten_all().and_then(|ids| ids.to_vec1::<u32>()).map_err(compute_err)?;
+                let word_grads =
+                    grads.get(words.as_tensor()).ok_or_else(|| compute_err("no gradient reached the words"))?;
+                let table = TableRows { var: word_table, ids: &ids, grads: word_grads };
+                optimizer.step(&grads, Some(table)).map_err(compute_err)?;
                 forward_s += (forward_done - started).as_secs_f64();
                 backward_s += (backward_done - forward_done).as_secs_f64();
                 update_s += backward_done.elapsed().as_secs_f64();
@@ -242,12 +251,11 @@ impl TextClassifier {
         Ok(())
     }
 
-    /// Mean cross-entropy of one batch through the differentiable pass; `batch` gets padded.
-    fn batch_loss(&self, batch: &mut [Encoding], targets: Vec<u32>) -> Result<Tensor, FinetuneError> {
-        let (ids, mask) = self.network.batch_tensors(batch)?;
+    /// Mean cross-entropy of one batch through the differentiable pass, from its word vectors.
+    fn batch_loss(&self, words: &Var, mask: &Tensor, targets: Vec<u32>) -> Result<Tensor, FinetuneError> {
         let targets = Tensor::new(targets, &Device::Cpu).map_err(compute_err)?;
         self.network
-            .logits_train(&ids, &mask)
+            .logits_train_words(words.as_tensor(), mask)
             .and_then(|logits| candle_nn::loss::cross_entropy(&logits, &targets))
             .map_err(compute_err)
     }

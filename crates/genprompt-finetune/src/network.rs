@@ -114,10 +114,31 @@ impl Network {
         Ok((ids, mask))
     }
 
-    /// (batch, n_labels) logits through the differentiable pass: backpropagate from these.
+    /// (batch, n_labels) logits through the differentiable pass, word table included.
+    #[cfg(test)]
     pub(crate) fn logits_train(&self, ids: &Tensor, mask: &Tensor) -> candle_core::Result<Tensor> {
         let hidden = self.bert.forward_train(ids, mask)?;
         self.head.forward(&bert::mean_pool(&hidden, mask)?)
+    }
+
+    /// The word vectors of `ids`, (batch, seq, hidden), copied out of the word table (no
+    /// gradient flows back into the table through them; see [`Network::logits_train_words`]).
+    pub(crate) fn lookup_words(&self, ids: &Tensor) -> candle_core::Result<Tensor> {
+        let (batch, seq) = ids.dims2()?;
+        let table = self.bert.word_table().detach();
+        table.index_select(&ids.flatten_all()?, 0)?.reshape((batch, seq, table.dim(1)?))
+    }
+
+    /// [`Network::logits_train`] from looked-up word vectors: backpropagate from these, and the
+    /// gradient of `words` holds the word table's gradient, row by row.
+    pub(crate) fn logits_train_words(&self, words: &Tensor, mask: &Tensor) -> candle_core::Result<Tensor> {
+        let hidden = self.bert.forward_train_words(words, mask)?;
+        self.head.forward(&bert::mean_pool(&hidden, mask)?)
+    }
+
+    /// Index in [`Network::vars`] of the word-embedding table.
+    pub(crate) fn word_table_index(&self) -> Option<usize> {
+        self.vars.iter().position(|(name, _)| WORD_EMBEDDING_KEYS.contains(&name.as_str()))
     }
 
     /// (batch, n_labels) logits through the fast inference pass.

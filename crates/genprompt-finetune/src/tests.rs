@@ -2,10 +2,11 @@
 
 use std::path::{Path, PathBuf};
 
-use candle_core::{Device, Tensor};
+use candle_core::{DType, Device, Tensor, Var};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use crate::adamw::{FusedAdamW, TableRows};
 use crate::network::{HEAD_BIAS, HEAD_WEIGHT, Network};
 use crate::{FinetuneConfig, FinetuneError, TextClassifier};
 
@@ -110,6 +111,53 @@ fn one_backward_pass_reaches_every_bert_parameter() {
     assert!(
         names.contains(&"encoder.layer.0.attention.self.query.weight") && names.ends_with(&[HEAD_WEIGHT, HEAD_BIAS])
     );
+}
+
+/// Training looks the word vectors up outside the graph and applies their gradient to the table
+/// row by row (`adamw::TableRows`): those rows, added up per token, must be the table's gradient
+/// through the whole pass, and the row step must move the table exactly as the dense step does.
+#[test]
+fn word_rows_carry_the_word_tables_gradient_and_step_like_the_dense_update() {
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let network = Network::load(&model_dir(), 2, 128, &[], &mut rng).unwrap();
+    let mut batch = network.tokenize(&["The the same word twice.", "Another text."]).unwrap();
+    let (ids, mask) = network.batch_tensors(&mut batch).unwrap();
+    let targets = Tensor::new(&[0u32, 1], &Device::Cpu).unwrap();
+    let table_idx = network.word_table_index().expect("a word table");
+    let table = network.vars[table_idx].1.clone();
+
+    let dense_loss = candle_nn::loss::cross_entropy(&network.logits_train(&ids, &mask).unwrap(), &targets).unwrap();
+    let dense_grads = dense_loss.backward().unwrap();
+    let dense = dense_grads.get(table.as_tensor()).expect("the table's gradient").clone();
+
+    let words = Var::from_tensor(&network.lookup_words(&ids).unwrap()).unwrap();
+    let loss = candle_nn::loss::cross_entropy(&network.logits_train_words(&words, &mask).unwrap(), &targets).unwrap();
+    let grads = loss.backward().unwrap();
+    assert!(grads.get(table.as_tensor()).is_none(), "the lookup must stay outside the graph");
+    let rows = grads.get(words.as_tensor()).expect("the words' gradient").flatten_to(1).unwrap();
+    let flat_ids = ids.flatten_all().unwrap();
+    let scattered = dense.zeros_like().unwrap().index_add(&flat_ids, &rows, 0).unwrap();
+    assert!(dense.abs().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap() > 0.0);
+    let diff = max_abs_diff(&dense, &scattered);
+    assert!(diff < 1e-6, "row gradients differ from the table's gradient by {diff}");
+
+    // Two steps each way, from the same weights; the second step also moves untouched rows.
+    let params = candle_nn::ParamsAdamW { lr: 1e-2, weight_decay: 0.01, ..Default::default() };
+    let dense_var = Var::from_tensor(&table.as_tensor().copy().unwrap()).unwrap();
+    let rows_var = Var::from_tensor(&table.as_tensor().copy().unwrap()).unwrap();
+    let mut dense_opt = FusedAdamW::new(vec![dense_var.clone()], params.clone());
+    let mut rows_opt = FusedAdamW::new(vec![rows_var.clone()], params);
+    let id_list = flat_ids.to_vec1::<u32>().unwrap();
+    for _ in 0..2 {
+        let probe = (dense_var.as_tensor() * &dense).unwrap().sum_all().unwrap().backward().unwrap();
+        // `probe` holds d(sum(w * dense))/dw = dense for `dense_var`: the dense gradient.
+        dense_opt.step(&probe, None).unwrap();
+        let empty = Tensor::zeros(1, DType::F32, &Device::Cpu).unwrap().sum_all().unwrap().backward().unwrap();
+        rows_opt.step(&empty, Some(TableRows { var: 0, ids: &id_list, grads: &rows })).unwrap();
+    }
+    let diff = max_abs_diff(dense_var.as_tensor(), rows_var.as_tensor());
+    assert!(diff < 1e-7, "the row step differs from the dense step by {diff}");
+    assert!(max_abs_diff(dense_var.as_tensor(), table.as_tensor()) > 1e-3, "the steps should move the table");
 }
 
 #[test]
