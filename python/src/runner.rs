@@ -3,6 +3,7 @@
 //! hands progress events to the Python callback and calls `check_signals`, so Ctrl-C is seen;
 //! a `KeyboardInterrupt` (or any exception from the callback) cancels the run, waits for its
 //! clean stop (the journal keeps what was done, so calling again resumes) and then propagates.
+//! A second Ctrl-C during that wait propagates at once and leaves the stop to the worker.
 //! The worker never touches Python objects; a panic in it becomes `genprompt.Error`.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -96,9 +97,12 @@ where
                 break Err(Failure::Bug("the worker thread ended without a result".to_string()));
             }
         }
-        if stopped_by.is_none()
-            && let Err(err) = py.check_signals()
-        {
+        if let Err(err) = py.check_signals() {
+            if stopped_by.is_some() {
+                // A second Ctrl-C while the run stops: quit at once, as the CLI does. The stop
+                // finishes in the background; the journal is crash-safe either way.
+                return Err(err);
+            }
             request_stop(err, &mut stopped_by);
         }
         if stopped_by.is_some() && matches!(stop, Stop::Abandon) {

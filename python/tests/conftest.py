@@ -121,10 +121,10 @@ def fault_server() -> Iterator[Callable[..., str]]:
     assert binary.is_file(), f"{binary} is missing: run `cargo build --release` (./x test does)"
     servers: list[subprocess.Popen[str]] = []
 
-    def start(fault: str | None = None) -> str:
+    def start(fault: str | None = None, latency_ms: int = 1) -> str:
         # Without a fault, distinct made-up sentences: the plain `reply to {prompt}` echoes the
         # prompt, which the cleaning rightly rejects.
-        args = [str(binary), "serve", "1", fault or "varied"]
+        args = [str(binary), "serve", str(latency_ms), fault or "varied"]
         server = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         servers.append(server)
         assert server.stdout is not None

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import sys
 import threading
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from types import FrameType
+from typing import Any, Callable
 
 import pytest
 from conftest import FAST, write_task
@@ -44,6 +48,51 @@ def test_keyboard_interrupt_stops_cleanly_and_a_rerun_resumes(tmp_path: Path) ->
     assert len({row["text"] for row in resumed.rows}) == len(resumed.rows)
     assert resumed.manifest["requests"]["replayed"] >= seen[0]["requests"]
     assert resumed.rows == whole.rows
+
+
+def test_a_second_ctrl_c_returns_without_waiting_for_the_clean_stop(
+    tmp_path: Path, fault_server: Callable[..., str]
+) -> None:
+    # Every reply takes a minute, so the clean stop after the first Ctrl-C has to wait for the
+    # requests in flight. The first Ctrl-C is the callback raising KeyboardInterrupt on the first
+    # event; the second is a real SIGINT, sent by a thread that can only run once the call waits
+    # again: with a switch interval of an hour, this thread gets the GIL only when the waiting
+    # call releases it.
+    url = fault_server(latency_ms=60_000)
+    task = write_task(tmp_path)
+    first_raised = threading.Event()
+    ctrl_c: list[int] = []
+
+    def on_sigint(signum: int, frame: FrameType | None) -> None:
+        ctrl_c.append(signum)
+        raise KeyboardInterrupt
+
+    def first_ctrl_c(event: dict[str, Any]) -> None:
+        first_raised.set()
+        raise KeyboardInterrupt
+
+    def second_ctrl_c() -> None:
+        first_raised.wait()
+        os.kill(os.getpid(), signal.SIGINT)
+
+    previous_handler = signal.signal(signal.SIGINT, on_sigint)
+    previous_interval = sys.getswitchinterval()
+    sys.setswitchinterval(3600)
+    sender = threading.Thread(target=second_ctrl_c)
+    sender.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            genprompt.generate(
+                task, n_per_label=2, out=tmp_path / "out", base_url=url, model="m", no_cache=True, progress=first_ctrl_c
+            )
+        # The second Ctrl-C ended the call: had the call waited for the clean stop (a minute),
+        # the signal would only be handled after it returned, outside the `raises` block.
+        assert ctrl_c == [signal.SIGINT]
+    finally:
+        sys.setswitchinterval(previous_interval)
+        sender.join()
+        signal.signal(signal.SIGINT, previous_handler)
+    assert not (tmp_path / "out" / "dataset.jsonl").exists(), "a stopped run writes no dataset"
 
 
 def test_the_gil_is_released_while_a_call_runs(tmp_path: Path) -> None:
