@@ -39,7 +39,7 @@ if [ "$what" != encode ]; then
     echo "| threads | rows | steps | PyTorch steps/s | genprompt steps/s | ratio | 3,000 rows x 3 epochs (genprompt) |"
     echo "|---:|---:|---:|---:|---:|---:|---:|"
     for threads in 1 2; do
-        $py finetune "$model" "$bin" "$threads" "$data/tweeteval_emotion/train.jsonl" 176
+        $py finetune "$model" "$bin" "$threads" "$data/tweeteval_emotion/train.jsonl" 336
     done
 fi
 echo "load after: $(uptime)"
