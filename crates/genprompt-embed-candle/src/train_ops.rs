@@ -11,6 +11,7 @@ use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, D, Layout, Result
 
 use crate::fast::Kernel;
 use crate::fast::ops;
+use rayon::prelude::*;
 
 /// Rows of the last dimension of a contiguous f32 tensor.
 fn rows<'a>(storage: &'a CpuStorage, layout: &Layout, op: &str) -> Result<(&'a [f32], usize)> {
@@ -52,12 +53,12 @@ impl CustomOp3 for LayerNorm {
         let (xs, width) = rows(s1, l1, self.name())?;
         let (weight, bias) = (vector(s2, l2, width, self.name())?, vector(s3, l3, width, self.name())?);
         let mut out = vec![0.0; xs.len()];
-        for (row, out) in xs.chunks_exact(width).zip(out.chunks_exact_mut(width)) {
+        for_row_blocks(xs, &mut out, width, |row, out| {
             let (mean, inv) = moments(row, self.eps);
             for (((o, v), w), b) in out.iter_mut().zip(row).zip(weight).zip(bias) {
                 *o = (v - mean) * inv * w + b;
             }
-        }
+        });
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
 
@@ -99,26 +100,57 @@ impl CustomOp2 for LayerNormGrad {
         let n_rows = xs.len() / width;
         let mut out = vec![0.0; (n_rows + 2) * width];
         let (dxs, sums) = out.split_at_mut(n_rows * width);
-        let (dw, db) = sums.split_at_mut(width);
-        let mut normed = vec![0.0; width];
-        for ((row, g), dx) in xs.chunks_exact(width).zip(grads.chunks_exact(width)).zip(dxs.chunks_exact_mut(width)) {
-            let (mean, inv) = moments(row, self.eps);
-            normed.iter_mut().zip(row).for_each(|(n, v)| *n = (v - mean) * inv);
-            let (mut gw_sum, mut gwx_sum) = (0.0, 0.0);
-            for (((g, w), n), (dw, db)) in g.iter().zip(&self.weight).zip(&normed).zip(dw.iter_mut().zip(db.iter_mut()))
-            {
-                gw_sum += g * w;
-                gwx_sum += g * w * n;
-                *dw += g * n;
-                *db += g;
-            }
-            let (gw_mean, gwx_mean) = (gw_sum / width as f32, gwx_sum / width as f32);
-            for (((dx, g), w), n) in dx.iter_mut().zip(g).zip(&self.weight).zip(&normed) {
-                *dx = (g * w - gw_mean - n * gwx_mean) * inv;
-            }
+        let block = ROWS_PER_TASK * width;
+        // Each block of rows writes its dx rows and returns its share of dw and db (2 x width).
+        let partial = (xs.par_chunks(block), grads.par_chunks(block), dxs.par_chunks_mut(block))
+            .into_par_iter()
+            .map(|(xs, grads, dxs)| {
+                let mut sums = vec![0.0; 2 * width];
+                let (dw, db) = sums.split_at_mut(width);
+                let mut normed = vec![0.0; width];
+                for ((row, g), dx) in
+                    xs.chunks_exact(width).zip(grads.chunks_exact(width)).zip(dxs.chunks_exact_mut(width))
+                {
+                    let (mean, inv) = moments(row, self.eps);
+                    normed.iter_mut().zip(row).for_each(|(n, v)| *n = (v - mean) * inv);
+                    let (mut gw_sum, mut gwx_sum) = (0.0, 0.0);
+                    for (((g, w), n), (dw, db)) in
+                        g.iter().zip(&self.weight).zip(&normed).zip(dw.iter_mut().zip(db.iter_mut()))
+                    {
+                        gw_sum += g * w;
+                        gwx_sum += g * w * n;
+                        *dw += g * n;
+                        *db += g;
+                    }
+                    let (gw_mean, gwx_mean) = (gw_sum / width as f32, gwx_sum / width as f32);
+                    for (((dx, g), w), n) in dx.iter_mut().zip(g).zip(&self.weight).zip(&normed) {
+                        *dx = (g * w - gw_mean - n * gwx_mean) * inv;
+                    }
+                }
+                sums
+            })
+            .collect::<Vec<_>>();
+        for block_sums in partial {
+            sums.iter_mut().zip(&block_sums).for_each(|(s, b)| *s += b);
         }
         Ok((CpuStorage::F32(out), Shape::from((n_rows + 2, width))))
     }
+}
+
+/// Rows per parallel task of the row-wise ops, and elements per task of the elementwise ones:
+/// large enough to amortise a task, small enough that a batch gives every thread work. The ops
+/// run on rayon's global pool, which `RAYON_NUM_THREADS` sizes like candle's own.
+const ROWS_PER_TASK: usize = 32;
+const ELEMENTS_PER_TASK: usize = 4096;
+
+/// `f(row, out_row)` for every `width`-wide row of `xs` and `out`, blocks of rows in parallel.
+fn for_row_blocks(xs: &[f32], out: &mut [f32], width: usize, f: impl Fn(&[f32], &mut [f32]) + Sync) {
+    let block = ROWS_PER_TASK * width;
+    out.par_chunks_mut(block).zip(xs.par_chunks(block)).for_each(|(out, xs)| {
+        for (row, out) in xs.chunks_exact(width).zip(out.chunks_exact_mut(width)) {
+            f(row, out);
+        }
+    });
 }
 
 /// A contiguous f32 vector of exactly `width` values.
@@ -147,7 +179,10 @@ impl CustomOp2 for BiasAdd {
     fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
         let (xs, width) = rows(s1, l1, self.name())?;
         let bias = vector(s2, l2, width, self.name())?;
-        let out = xs.chunks_exact(width).flat_map(|row| row.iter().zip(bias).map(|(x, b)| x + b)).collect();
+        let mut out = vec![0.0; xs.len()];
+        for_row_blocks(xs, &mut out, width, |row, out| {
+            out.iter_mut().zip(row).zip(bias).for_each(|((o, x), b)| *o = x + b);
+        });
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
 
@@ -199,12 +234,12 @@ impl CustomOp1 for Softmax {
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
         let (xs, width) = rows(storage, layout, self.name())?;
         let mut out = vec![0.0; xs.len()];
-        for (row, out) in xs.chunks_exact(width).zip(out.chunks_exact_mut(width)) {
+        for_row_blocks(xs, &mut out, width, |row, out| {
             let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
             out.iter_mut().zip(row).for_each(|(o, v)| *o = (v - max).exp());
             let inv_total = 1.0 / out.iter().sum::<f32>();
             out.iter_mut().for_each(|v| *v *= inv_total);
-        }
+        });
         Ok((CpuStorage::F32(out), layout.shape().clone()))
     }
 
@@ -233,7 +268,7 @@ impl CustomOp1 for GeluErf {
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
         let (xs, _) = rows(storage, layout, self.name())?;
         let mut out = xs.to_vec();
-        ops::gelu(self.0, &mut out);
+        out.par_chunks_mut(ELEMENTS_PER_TASK).for_each(|chunk| ops::gelu(self.0, chunk));
         Ok((CpuStorage::F32(out), layout.shape().clone()))
     }
 
@@ -256,7 +291,9 @@ impl CustomOp2 for GeluErfGrad {
             candle_core::bail!("{}: {} inputs but {} gradients", self.name(), xs.len(), grads.len())
         }
         let mut out = vec![0.0; xs.len()];
-        ops::gelu_grad(self.0, xs, grads, &mut out);
+        (xs.par_chunks(ELEMENTS_PER_TASK), grads.par_chunks(ELEMENTS_PER_TASK), out.par_chunks_mut(ELEMENTS_PER_TASK))
+            .into_par_iter()
+            .for_each(|(xs, grads, out)| ops::gelu_grad(self.0, xs, grads, out));
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
 }
@@ -279,11 +316,12 @@ mod tests {
     #[test]
     fn values_and_gradients_match_the_composed_versions() {
         let dev = Device::Cpu;
-        let x = Var::from_tensor(&(Tensor::randn(0f32, 2.0, (3, 5, 16), &dev).unwrap() + 0.5).unwrap()).unwrap();
+        // 8 x 64 rows of 16: several parallel tasks for every op (32 rows, 4,096 elements each).
+        let x = Var::from_tensor(&(Tensor::randn(0f32, 2.0, (8, 64, 16), &dev).unwrap() + 0.5).unwrap()).unwrap();
         let w = Var::from_tensor(&Tensor::randn(1f32, 0.3, 16, &dev).unwrap()).unwrap();
         let b = Var::from_tensor(&Tensor::randn(0f32, 0.3, 16, &dev).unwrap()).unwrap();
         // A loss that weighs every output differently, so wrong gradients cannot cancel out.
-        let weights = Tensor::randn(0f32, 1.0, (3, 5, 16), &dev).unwrap();
+        let weights = Tensor::randn(0f32, 1.0, (8, 64, 16), &dev).unwrap();
         let loss = |y: &Tensor| (y * &weights).unwrap().sum_all().unwrap();
 
         let ours = layer_norm(&x, &w, &b, 1e-5).unwrap();
@@ -302,10 +340,10 @@ mod tests {
         let (a, b) = (a.get(&x).expect("gradient"), b.get(&x).expect("gradient"));
         assert!(max_diff(a, b) < 1e-5, "softmax gradient differs by {}", max_diff(a, b));
 
-        let rows = x.reshape((15, 16)).unwrap();
+        let rows = x.reshape((512, 16)).unwrap();
         let weight = Var::from_tensor(&Tensor::randn(0f32, 0.3, (7, 16), &dev).unwrap()).unwrap();
         let bias = Var::from_tensor(&Tensor::randn(0f32, 0.3, 7, &dev).unwrap()).unwrap();
-        let out_weights = Tensor::randn(0f32, 1.0, (15, 7), &dev).unwrap();
+        let out_weights = Tensor::randn(0f32, 1.0, (512, 7), &dev).unwrap();
         let loss2 = |y: &Tensor| (y * &out_weights).unwrap().sum_all().unwrap();
         let ours = linear(&rows, &weight, Some(&bias)).unwrap();
         let theirs = candle_nn::Linear::new(weight.as_tensor().clone(), Some(bias.as_tensor().clone()));

@@ -13,6 +13,11 @@
 use candle_core::backprop::GradStore;
 use candle_core::{CpuStorage, InplaceOp1, Layout, Result, Storage, Tensor, Var};
 use candle_nn::ParamsAdamW;
+use rayon::prelude::*;
+
+/// Weights per parallel chunk of an update: large enough to amortise a task, small enough to
+/// split the smaller tensors too.
+const CHUNK: usize = 1 << 14;
 
 pub(crate) struct FusedAdamW {
     vars: Vec<Var>,
@@ -141,12 +146,17 @@ impl InplaceOp1 for Update<'_> {
             )
         }
         let c = self.c;
-        for (((w, g), m), v) in weight.iter_mut().zip(self.grad).zip(m.iter_mut()).zip(v.iter_mut()) {
-            *m = *m * c.beta1 + *g * (1.0 - c.beta1);
-            *v = *v * c.beta2 + (*g * *g) * (1.0 - c.beta2);
-            let adjusted = (*m * c.scale_m) / ((*v * c.scale_v).sqrt() + c.eps);
-            *w = *w * c.decay - adjusted * c.lr;
-        }
+        // Memory-bound (four streams per weight): chunks shared out among the pool's threads.
+        (weight.par_chunks_mut(CHUNK), self.grad.par_chunks(CHUNK), m.par_chunks_mut(CHUNK), v.par_chunks_mut(CHUNK))
+            .into_par_iter()
+            .for_each(|(weight, grad, m, v)| {
+                for (((w, g), m), v) in weight.iter_mut().zip(grad).zip(m.iter_mut()).zip(v.iter_mut()) {
+                    *m = *m * c.beta1 + *g * (1.0 - c.beta1);
+                    *v = *v * c.beta2 + (*g * *g) * (1.0 - c.beta2);
+                    let adjusted = (*m * c.scale_m) / ((*v * c.scale_v).sqrt() + c.eps);
+                    *w = *w * c.decay - adjusted * c.lr;
+                }
+            });
         Ok(())
     }
 }
