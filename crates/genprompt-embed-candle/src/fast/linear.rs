@@ -41,6 +41,9 @@ pub struct Linear {
     n_in: usize,
     n_out: usize,
     bias: Vec<f32>,
+    /// `n_out` zeros: the bias of [`Linear::forward_unbiased`] for the bf16 kernel, which adds
+    /// one inside its tiles.
+    zeros: Vec<f32>,
     weights: Weights,
 }
 
@@ -71,15 +74,29 @@ impl Linear {
         } else {
             Weights::F32(weight)
         };
-        Linear { n_in, n_out, bias, weights }
+        Linear { n_in, n_out, zeros: vec![0.0; n_out], bias, weights }
     }
 
     pub fn n_out(&self) -> usize {
         self.n_out
     }
 
+    pub fn bias(&self) -> &[f32] {
+        &self.bias
+    }
+
     /// `out[m][n_out] = x[m][n_in] Wᵀ + b`; `scratch` is reused between calls.
     pub fn forward(&self, x: &[f32], rows: usize, out: &mut Vec<f32>, scratch: &mut Vec<u16>) {
+        self.product(x, rows, out, scratch, true);
+    }
+
+    /// `out[m][n_out] = x[m][n_in] Wᵀ`, without the bias, for a caller that adds it in its next
+    /// pass over `out` (the f32 kernel then skips a pass: no bias copy for it to accumulate on).
+    pub fn forward_unbiased(&self, x: &[f32], rows: usize, out: &mut Vec<f32>, scratch: &mut Vec<u16>) {
+        self.product(x, rows, out, scratch, false);
+    }
+
+    fn product(&self, x: &[f32], rows: usize, out: &mut Vec<f32>, scratch: &mut Vec<u16>, with_bias: bool) {
         assert_eq!(x.len(), rows * self.n_in);
         // Every element is written below; not clearing first spares zero-filling a buffer that
         // already has the right length, as it has from the second layer on.
@@ -94,14 +111,17 @@ impl Linear {
                 // SAFETY: `Weights::Bf16` is only built when `Kernel::detect` found the features.
                 unsafe {
                     pack_rows(x, self.n_in, tiles, row_buf);
-                    self.bf16_product(tiles, rows, packed, out);
+                    let bias = if with_bias { &self.bias } else { &self.zeros };
+                    self.bf16_product(tiles, rows, packed, bias, out);
                 }
             }
             #[cfg(not(target_arch = "x86_64"))]
             Weights::Bf16(_) => unreachable!("bf16 weights are only packed on x86_64"),
             Weights::F32(weight) => {
-                for row in out.chunks_exact_mut(self.n_out) {
-                    row.copy_from_slice(&self.bias);
+                if with_bias {
+                    for row in out.chunks_exact_mut(self.n_out) {
+                        row.copy_from_slice(&self.bias);
+                    }
                 }
                 let (m, n, k) = (rows, self.n_out, self.n_in);
                 // SAFETY: the three buffers have exactly these shapes and strides and do not alias.
@@ -113,7 +133,7 @@ impl Linear {
                         out.as_mut_ptr(),
                         1,
                         n as isize,
-                        true,
+                        with_bias,
                         x.as_ptr(),
                         1,
                         k as isize,
@@ -135,7 +155,7 @@ impl Linear {
     /// `a`: the rows packed by `pack_rows` (pad rows zero); writes `out[rows][n_out]`.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f,avx512bf16")]
-    unsafe fn bf16_product(&self, a: &[u16], rows: usize, packed: &[u16], out: &mut [f32]) {
+    unsafe fn bf16_product(&self, a: &[u16], rows: usize, packed: &[u16], bias: &[f32], out: &mut [f32]) {
         let (k, n) = (self.n_in, self.n_out);
         let panel_len = k * NR;
         for m0 in (0..rows).step_by(MR) {
@@ -143,8 +163,8 @@ impl Linear {
             for (panel_idx, panel) in packed.chunks_exact(panel_len).enumerate() {
                 let n0 = panel_idx * NR;
                 let acc = unsafe { micro_tile(a_tile, k, panel) };
-                let b0 = unsafe { _mm512_loadu_ps(self.bias.as_ptr().add(n0)) };
-                let b1 = unsafe { _mm512_loadu_ps(self.bias.as_ptr().add(n0 + 16)) };
+                let b0 = unsafe { _mm512_loadu_ps(bias.as_ptr().add(n0)) };
+                let b1 = unsafe { _mm512_loadu_ps(bias.as_ptr().add(n0 + 16)) };
                 for (r, [lo, hi]) in acc.iter().enumerate().take(rows - m0) {
                     let dst = out[(m0 + r) * n + n0..].as_mut_ptr();
                     unsafe {

@@ -183,13 +183,16 @@ impl FastBert {
             layer.qkv.forward(&s.xs, tokens, &mut s.qkv, &mut s.bf16);
             s.ctx.resize(tokens * h, 0.0);
             ops::attention(self.kernel, &s.qkv, h, self.heads, &spans, &mut s.ctx);
-            layer.attn_out.forward(&s.ctx, tokens, &mut s.tmp, &mut s.bf16);
-            ops::add_norm(self.kernel, &mut s.tmp, &s.xs, &layer.attn_norm.0, &layer.attn_norm.1, self.eps);
+            // The next three products leave their bias to the pass after them (one pass less).
+            layer.attn_out.forward_unbiased(&s.ctx, tokens, &mut s.tmp, &mut s.bf16);
+            let (gamma, beta) = &layer.attn_norm;
+            ops::add_norm(self.kernel, &mut s.tmp, &s.xs, layer.attn_out.bias(), gamma, beta, self.eps);
             std::mem::swap(&mut s.xs, &mut s.tmp);
-            layer.intermediate.forward(&s.xs, tokens, &mut s.inner, &mut s.bf16);
-            ops::gelu(self.kernel, &mut s.inner);
-            layer.output.forward(&s.inner, tokens, &mut s.tmp, &mut s.bf16);
-            ops::add_norm(self.kernel, &mut s.tmp, &s.xs, &layer.out_norm.0, &layer.out_norm.1, self.eps);
+            layer.intermediate.forward_unbiased(&s.xs, tokens, &mut s.inner, &mut s.bf16);
+            ops::bias_gelu(self.kernel, &mut s.inner, layer.intermediate.bias());
+            layer.output.forward_unbiased(&s.inner, tokens, &mut s.tmp, &mut s.bf16);
+            let (gamma, beta) = &layer.out_norm;
+            ops::add_norm(self.kernel, &mut s.tmp, &s.xs, layer.output.bias(), gamma, beta, self.eps);
             std::mem::swap(&mut s.xs, &mut s.tmp);
         }
         spans

@@ -129,13 +129,14 @@ pub(crate) fn exp_nonpositive(x: f32) -> f32 {
     f32::from_bits((((n as i32) + 127) as u32) << 23) * p
 }
 
-/// `x = LayerNorm(x + residual)` row by row, over rows of `gamma.len()`.
+/// `x = LayerNorm(x + bias + residual)` row by row, over rows of `gamma.len()`: the dense layer
+/// before it leaves its bias to this pass (`Linear::forward_unbiased`).
 #[inline(always)]
-fn add_norm_body(x: &mut [f32], residual: &[f32], gamma: &[f32], beta: &[f32], eps: f32) {
+fn add_norm_body(x: &mut [f32], residual: &[f32], bias: &[f32], gamma: &[f32], beta: &[f32], eps: f32) {
     let width = gamma.len();
     for (row, res) in x.chunks_exact_mut(width).zip(residual.chunks_exact(width)) {
-        for (v, r) in row.iter_mut().zip(res) {
-            *v += r;
+        for ((v, r), b) in row.iter_mut().zip(res).zip(bias) {
+            *v += r + b;
         }
         norm_row(row, gamma, beta, eps);
     }
@@ -157,6 +158,18 @@ fn norm_row(row: &mut [f32], gamma: &[f32], beta: &[f32], eps: f32) {
 fn gelu_body(x: &mut [f32]) {
     for v in x.iter_mut() {
         *v = 0.5 * *v * (1.0 + erf(*v * std::f32::consts::FRAC_1_SQRT_2));
+    }
+}
+
+/// [`gelu_body`] of `x + bias`, row by row over rows of `bias.len()`: the dense layer before it
+/// leaves its bias to this pass (`Linear::forward_unbiased`).
+#[inline(always)]
+fn bias_gelu_body(x: &mut [f32], bias: &[f32]) {
+    for row in x.chunks_exact_mut(bias.len()) {
+        for (v, b) in row.iter_mut().zip(bias) {
+            let y = *v + b;
+            *v = 0.5 * y * (1.0 + erf(y * std::f32::consts::FRAC_1_SQRT_2));
+        }
     }
 }
 
@@ -234,7 +247,11 @@ dispatch!(
 );
 dispatch!(
     /// See `add_norm_body`.
-    add_norm => add_norm_body(x: &mut [f32], residual: &[f32], gamma: &[f32], beta: &[f32], eps: f32)
+    add_norm => add_norm_body(x: &mut [f32], residual: &[f32], bias: &[f32], gamma: &[f32], beta: &[f32], eps: f32)
+);
+dispatch!(
+    /// See `bias_gelu_body`.
+    bias_gelu => bias_gelu_body(x: &mut [f32], bias: &[f32])
 );
 dispatch!(
     /// See `gelu_body`.

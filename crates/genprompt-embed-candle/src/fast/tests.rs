@@ -50,6 +50,13 @@ fn linear_matches_f64_product_for_every_kernel_and_ragged_shapes() {
                     );
                 }
             }
+            // Without the bias: the same products, written over whatever the buffer held.
+            let mut unbiased = vec![f32::NAN; rows * n_out];
+            linear.forward_unbiased(&x, rows, &mut unbiased, &mut scratch);
+            for (idx, (got, want)) in unbiased.iter().zip(&out).enumerate() {
+                let biased = got + b[idx % n_out];
+                assert!((biased - want).abs() <= 1e-5 * want.abs().max(1.0), "{kernel:?} [{idx}]: {biased} vs {want}");
+            }
         }
     }
 }
@@ -94,7 +101,7 @@ fn attention_keeps_texts_apart_and_norm_centres_rows() {
 
         let mut rows = values(2 * hidden, 9);
         let residual = vec![0.5; 2 * hidden];
-        ops::add_norm(kernel, &mut rows, &residual, &vec![1.0; hidden], &vec![0.0; hidden], 1e-12);
+        ops::add_norm(kernel, &mut rows, &residual, &vec![0.25; hidden], &vec![1.0; hidden], &vec![0.0; hidden], 1e-12);
         for row in rows.chunks(hidden) {
             let mean: f32 = row.iter().sum::<f32>() / hidden as f32;
             let var: f32 = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / hidden as f32;
