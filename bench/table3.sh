@@ -10,7 +10,8 @@
 # in examples/ (TASK overrides it: DATA=../shared/datasets/genetic_prompt_release
 # TASK=examples/gp_chemprot/task.toml bench/table3.sh chemprot runs the paper's own ChemProt
 # splits). Runs `genprompt compare` into target/table3/DATASET-MODEL-nN-sSEED[-EXTRA] (a rerun
-# resumes: finished methods are kept, a stopped one continues from its journal), then prints both
+# resumes: a stopped method continues from its journal; finished ones are generated again from
+# the LLM cache, so a method with failed calls sends those again), then prints both
 # tables in markdown from its metrics.json. SEED (default 42), THREADS (default 2), METHODS and
 # EXTRA (more compare flags) can be set in the environment. A method that falls short is reported
 # (its rows column says so), not fatal. Needs `cargo build --release` and the models.
