@@ -11,8 +11,9 @@
 # SET is a folder of RELEASE (default ../shared/datasets/genetic_prompt_release): chemprot, ddi,
 # conll04. THREADS (default 2) sets RAYON_NUM_THREADS; WHICH (default "gp gold") picks the
 # training sets and their order. Results go to target/finetune-release/SET-eEPOCHS/WHICH-seedK/;
-# a seed whose metrics.json exists is not run again. Needs `cargo build --release` and
-# `genprompt models fetch`.
+# a seed whose metrics.json exists is not run again. GENPROMPT (default target/release/genprompt)
+# names the binary: point it at a copy to keep rebuilding while a long run goes on. Needs
+# `cargo build --release` and `genprompt models fetch`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +22,7 @@ EPOCHS="${2:-3}"
 RUNS="${3:-3}"
 RELEASE="${RELEASE:-../shared/datasets/genetic_prompt_release}"
 WHICH="${WHICH:-gp gold}"
+GENPROMPT="${GENPROMPT:-target/release/genprompt}"
 OUT="target/finetune-release/$SET-e$EPOCHS"
 export RAYON_NUM_THREADS="${THREADS:-2}"
 mkdir -p "$OUT"
@@ -35,7 +37,7 @@ for which in $WHICH; do
     dir="$OUT/$which-seed$seed"
     [ -f "$dir/metrics.json" ] && continue
     started=$SECONDS
-    target/release/genprompt eval --train "$train" --test "$RELEASE/$SET/test.jsonl" --classifier finetune \
+    "$GENPROMPT" eval --train "$train" --test "$RELEASE/$SET/test.jsonl" --classifier finetune \
       --epochs "$EPOCHS" --runs 1 --seed "$seed" --no-progress --out "$dir.partial"
     rm -rf "$dir"
     mv "$dir.partial" "$dir"
