@@ -4,11 +4,15 @@
 //! cores) for one model. Only what sentence encoders need: absolute positions, a single segment,
 //! post-LayerNorm blocks, no pooler, no dropout.
 //!
-//! candle-nn's fused LayerNorm (taken by `LayerNorm::forward` on contiguous input) and
-//! `softmax_last_dim` record no backward op: gradients silently stop there. [`BertModel::forward`]
-//! uses them; [`BertModel::forward_train`] uses `train_ops`' versions, which have one.
+//! candle-nn's fused LayerNorm (taken by `LayerNorm::forward` on contiguous input) records no
+//! backward op: gradients silently stop there. [`BertModel::forward`] uses it;
+//! [`BertModel::forward_train`] uses `train_ops`' version, which has one. Both run attention as
+//! one op (`train_ops::attention`) that skips padding, so the hidden states of padding positions
+//! are unspecified: pool over real tokens only, as [`mean_pool`] does.
 
 use candle_core::{D, DType, Module, Result, Tensor};
+
+use crate::train_ops::Spans;
 use candle_nn::{Embedding, LayerNorm, Linear, VarBuilder, embedding, layer_norm, linear};
 use serde::Deserialize;
 
@@ -97,7 +101,7 @@ impl Activation {
 enum Kernels {
     /// candle-nn's fused kernels: fast, but autograd cannot see through them.
     Fused,
-    /// `train_ops`' LayerNorm and softmax: every parameter gets a gradient.
+    /// `train_ops`' LayerNorm and GELU: every parameter gets a gradient.
     Differentiable,
 }
 
@@ -109,13 +113,6 @@ impl Kernels {
             }
             (Kernels::Differentiable, None) => candle_core::bail!("LayerNorm without a bias is not supported"),
             (Kernels::Fused, _) => norm.forward(xs),
-        }
-    }
-
-    fn softmax_last_dim(self, xs: &Tensor) -> Result<Tensor> {
-        match self {
-            Kernels::Fused => candle_nn::ops::softmax_last_dim(xs),
-            Kernels::Differentiable => crate::train_ops::softmax_last_dim(xs),
         }
     }
 }
@@ -181,18 +178,18 @@ impl Layer {
         })
     }
 
-    /// `xs`: (batch, seq, hidden); `mask`: additive, (batch, 1, 1, seq).
-    fn forward(&self, xs: &Tensor, mask: &Tensor, kernels: Kernels) -> Result<Tensor> {
+    /// `xs`: (batch, seq, hidden); `spans`: where each text's tokens are.
+    fn forward(&self, xs: &Tensor, spans: &Spans, kernels: Kernels) -> Result<Tensor> {
         let (b, t, h) = xs.dims3()?;
-        let head_dim = h / self.heads;
-        // (b, t, h) -> (b, heads, t, head_dim)
-        let split = |lin: &Linear| -> Result<Tensor> {
-            dense(lin, xs)?.reshape((b, t, self.heads, head_dim))?.transpose(1, 2)?.contiguous()
+        // One (3·hidden, hidden) product for queries, keys and values: the weights are
+        // concatenated per pass (1.7 MB for MiniLM), so fine-tuning still updates three tensors.
+        let part = |lin: &Linear| {
+            lin.bias().cloned().ok_or_else(|| candle_core::Error::msg("a query, key or value layer has no bias"))
         };
-        let (q, k, v) = (split(&self.query)?, split(&self.key)?, split(&self.value)?);
-        let scores = (q.matmul(&k.t()?)? / (head_dim as f64).sqrt())?.broadcast_add(mask)?;
-        let probs = kernels.softmax_last_dim(&scores)?;
-        let context = probs.matmul(&v)?.transpose(1, 2)?.reshape((b, t, h))?;
+        let weight = Tensor::cat(&[self.query.weight(), self.key.weight(), self.value.weight()], 0)?;
+        let bias = Tensor::cat(&[part(&self.query)?, part(&self.key)?, part(&self.value)?], 0)?;
+        let qkv = crate::train_ops::linear(&xs.reshape((b * t, h))?, &weight, Some(&bias))?;
+        let context = crate::train_ops::attention(&qkv, self.heads, spans)?.reshape((b, t, h))?;
         let xs = kernels.layer_norm(&self.attn_norm, &(dense(&self.attn_out, &context)? + xs)?)?;
         let inner = self.act.apply(&dense(&self.intermediate, &xs)?, kernels)?;
         kernels.layer_norm(&self.out_norm, &(dense(&self.output, &inner)? + xs)?)
@@ -258,16 +255,10 @@ impl BertModel {
     }
 
     fn run(&self, words: &Tensor, attention_mask: &Tensor, kernels: Kernels) -> Result<Tensor> {
-        // 0 where attended, f32::MIN where padded, so padding gets zero weight (below 1e-37 in
-        // the differentiable softmax, whose `exp` stops at e^-87).
-        let mask = attention_mask
-            .to_dtype(DType::F32)?
-            .affine(f32::MAX as f64, f32::MIN as f64)?
-            .unsqueeze(1)?
-            .unsqueeze(1)?;
+        let spans = Spans::from_mask(attention_mask)?;
         let mut xs = self.embeddings.forward(words, kernels)?;
         for layer in &self.layers {
-            xs = layer.forward(&xs, &mask, kernels)?;
+            xs = layer.forward(&xs, &spans, kernels)?;
         }
         Ok(xs)
     }

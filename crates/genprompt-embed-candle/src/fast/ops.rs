@@ -100,7 +100,7 @@ fn attention_body(qkv: &[f32], hidden: usize, heads: usize, spans: &[(usize, usi
 
 /// `x = softmax(x)` in place; `exp` as a polynomial so that the loop vectorises.
 #[inline(always)]
-fn softmax(x: &mut [f32]) {
+pub(crate) fn softmax(x: &mut [f32]) {
     let max = x.iter().fold(f32::NEG_INFINITY, |m, &s| m.max(s));
     for v in x.iter_mut() {
         *v = exp_nonpositive(*v - max);

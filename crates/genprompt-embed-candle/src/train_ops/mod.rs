@@ -1,13 +1,17 @@
-//! LayerNorm, softmax over the last dimension and GELU as single candle ops *with* a backward
-//! pass.
+//! LayerNorm, the bias add, GELU and attention (in `attention`) as single candle ops *with* a
+//! backward pass.
 //!
 //! candle-nn's fused versions have none (gradients silently stop), and composing them from
-//! primitives (`layer_norm_slow`, `ops::softmax`) records a dozen whole-tensor ops each, forward
+//! primitives (`layer_norm_slow`) records a dozen whole-tensor ops each, forward
 //! and backward, which made them a large share of a fine-tuning step. Each op here is one pass
 //! forward and a handful of tensor ops backward; the results match the composed versions to
 //! float rounding (tested against them, values and gradients).
 
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, D, Layout, Result, Shape, Tensor};
+
+mod attention;
+
+pub(crate) use attention::{Spans, attention};
 
 use crate::fast::Kernel;
 use crate::fast::ops;
@@ -224,37 +228,6 @@ pub fn linear(xs: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Result<Ten
     }
 }
 
-struct Softmax;
-
-impl CustomOp1 for Softmax {
-    fn name(&self) -> &'static str {
-        "softmax-last-dim"
-    }
-
-    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (xs, width) = rows(storage, layout, self.name())?;
-        let mut out = vec![0.0; xs.len()];
-        for_row_blocks(xs, &mut out, width, |row, out| {
-            let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            out.iter_mut().zip(row).for_each(|(o, v)| *o = (v - max).exp());
-            let inv_total = 1.0 / out.iter().sum::<f32>();
-            out.iter_mut().for_each(|v| *v *= inv_total);
-        });
-        Ok((CpuStorage::F32(out), layout.shape().clone()))
-    }
-
-    /// dx = y · (g - Σ g·y).
-    fn bwd(&self, _arg: &Tensor, res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
-        let dot = (grad_res * res)?.sum_keepdim(D::Minus1)?;
-        Ok(Some((res * grad_res.broadcast_sub(&dot)?)?))
-    }
-}
-
-/// Softmax over the last dimension, differentiable.
-pub fn softmax_last_dim(xs: &Tensor) -> Result<Tensor> {
-    xs.contiguous()?.apply_op1(Softmax)
-}
-
 /// GELU, exact (erf) form, with the fast path's vectorised kernels. candle's `gelu_erf` calls a
 /// scalar `erf` and records its derivative as six whole-tensor ops; together they were a tenth
 /// of a fine-tuning step.
@@ -332,13 +305,6 @@ mod tests {
             let (a, b) = (g_ours.get(var).expect("gradient"), g_theirs.get(var).expect("gradient"));
             assert!(max_diff(a, b) < 1e-4, "layer norm gradient differs by {}", max_diff(a, b));
         }
-
-        let ours = softmax_last_dim(&x).unwrap();
-        let theirs = candle_nn::ops::softmax(&x, D::Minus1).unwrap();
-        assert!(max_diff(&ours, &theirs) < 1e-6);
-        let (a, b) = (loss(&ours).backward().unwrap(), loss(&theirs).backward().unwrap());
-        let (a, b) = (a.get(&x).expect("gradient"), b.get(&x).expect("gradient"));
-        assert!(max_diff(a, b) < 1e-5, "softmax gradient differs by {}", max_diff(a, b));
 
         let rows = x.reshape((512, 16)).unwrap();
         let weight = Var::from_tensor(&Tensor::randn(0f32, 0.3, (7, 16), &dev).unwrap()).unwrap();
