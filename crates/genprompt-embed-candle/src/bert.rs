@@ -4,11 +4,10 @@
 //! cores) for one model. Only what sentence encoders need: absolute positions, a single segment,
 //! post-LayerNorm blocks, no pooler, no dropout.
 //!
-//! candle-nn's fused LayerNorm (taken by `LayerNorm::forward` on contiguous input) records no
-//! backward op: gradients silently stop there. [`BertModel::forward`] uses it;
-//! [`BertModel::forward_train`] uses `train_ops`' version, which has one. Both run attention as
-//! one op (`train_ops::attention`) that skips padding, so the hidden states of padding positions
-//! are unspecified: pool over real tokens only, as [`mean_pool`] does.
+//! Every step runs as one of `train_ops`' single ops with a hand-written backward pass (candle-nn's
+//! fused LayerNorm and softmax record none: gradients would silently stop there), so the same
+//! forward pass serves prediction and training. Attention skips padding, so the hidden states of
+//! padding positions are unspecified: pool over real tokens only, as [`mean_pool`] does.
 
 use candle_core::{D, DType, Module, Result, Tensor};
 
@@ -86,33 +85,12 @@ impl Activation {
         }
     }
 
-    fn apply(self, xs: &Tensor, kernels: Kernels) -> Result<Tensor> {
-        match (self, kernels) {
-            (Activation::GeluErf, Kernels::Differentiable) => crate::train_ops::gelu_erf(xs),
-            (Activation::GeluErf, Kernels::Fused) => xs.gelu_erf(),
-            (Activation::GeluTanh, _) => xs.gelu(),
-            (Activation::Relu, _) => xs.relu(),
-        }
-    }
-}
-
-/// Which LayerNorm and softmax kernels a forward pass runs.
-#[derive(Clone, Copy, Debug)]
-enum Kernels {
-    /// candle-nn's fused kernels: fast, but autograd cannot see through them.
-    Fused,
-    /// `train_ops`' LayerNorm and GELU: every parameter gets a gradient.
-    Differentiable,
-}
-
-impl Kernels {
-    fn layer_norm(self, norm: &LayerNorm, xs: &Tensor) -> Result<Tensor> {
-        match (self, norm.bias()) {
-            (Kernels::Differentiable, Some(bias)) => {
-                crate::train_ops::layer_norm(xs, norm.weight(), bias, norm.eps() as f32)
-            }
-            (Kernels::Differentiable, None) => candle_core::bail!("LayerNorm without a bias is not supported"),
-            (Kernels::Fused, _) => norm.forward(xs),
+    /// The activation of `xs + bias`, the bias of the dense layer before it.
+    fn apply(self, xs: &Tensor, bias: &Tensor) -> Result<Tensor> {
+        match self {
+            Activation::GeluErf => crate::train_ops::bias_gelu(xs, bias),
+            Activation::GeluTanh => xs.broadcast_add(bias)?.gelu(),
+            Activation::Relu => xs.broadcast_add(bias)?.relu(),
         }
     }
 }
@@ -138,11 +116,12 @@ impl Embeddings {
     }
 
     /// `words`: the (batch, seq, hidden) rows of the word table for the batch's ids.
-    fn forward(&self, words: &Tensor, kernels: Kernels) -> Result<Tensor> {
+    fn forward(&self, words: &Tensor) -> Result<Tensor> {
         let seq_len = words.dim(1)?;
         let positions = Tensor::arange(0u32, seq_len as u32, words.device())?;
         let xs = words.broadcast_add(&self.position.forward(&positions)?)?.broadcast_add(&self.segment0)?;
-        kernels.layer_norm(&self.norm, &xs)
+        let (weight, beta, eps) = norm_params(&self.norm)?;
+        crate::train_ops::layer_norm(&xs, weight, beta, eps)
     }
 }
 
@@ -178,32 +157,38 @@ impl Layer {
         })
     }
 
-    /// `xs`: (batch, seq, hidden); `spans`: where each text's tokens are.
-    fn forward(&self, xs: &Tensor, spans: &Spans, kernels: Kernels) -> Result<Tensor> {
-        let (b, t, h) = xs.dims3()?;
+    /// `xs`: (batch · seq, hidden); `spans`: where each text's tokens are.
+    fn forward(&self, xs: &Tensor, spans: &Spans) -> Result<Tensor> {
+        use crate::train_ops::{add_norm, attention, linear};
         // One (3·hidden, hidden) product for queries, keys and values: the weights are
         // concatenated per pass (1.7 MB for MiniLM), so fine-tuning still updates three tensors.
-        let part = |lin: &Linear| {
-            lin.bias().cloned().ok_or_else(|| candle_core::Error::msg("a query, key or value layer has no bias"))
-        };
         let weight = Tensor::cat(&[self.query.weight(), self.key.weight(), self.value.weight()], 0)?;
-        let bias = Tensor::cat(&[part(&self.query)?, part(&self.key)?, part(&self.value)?], 0)?;
-        let qkv = crate::train_ops::linear(&xs.reshape((b * t, h))?, &weight, Some(&bias))?;
-        let context = crate::train_ops::attention(&qkv, self.heads, spans)?.reshape((b, t, h))?;
-        let xs = kernels.layer_norm(&self.attn_norm, &(dense(&self.attn_out, &context)? + xs)?)?;
-        let inner = self.act.apply(&dense(&self.intermediate, &xs)?, kernels)?;
-        kernels.layer_norm(&self.out_norm, &(dense(&self.output, &inner)? + xs)?)
+        let qkv_bias = Tensor::cat(&[bias_of(&self.query)?, bias_of(&self.key)?, bias_of(&self.value)?], 0)?;
+        let context = attention(&linear(xs, &weight, Some(&qkv_bias))?, self.heads, spans)?;
+        // The next three products leave their bias to the op after them (one pass less each way).
+        let (weight, beta, eps) = norm_params(&self.attn_norm)?;
+        let xs = add_norm(
+            &linear(&context, self.attn_out.weight(), None)?,
+            xs,
+            bias_of(&self.attn_out)?,
+            weight,
+            beta,
+            eps,
+        )?;
+        let inner = self.act.apply(&linear(&xs, self.intermediate.weight(), None)?, bias_of(&self.intermediate)?)?;
+        let (weight, beta, eps) = norm_params(&self.out_norm)?;
+        add_norm(&linear(&inner, self.output.weight(), None)?, &xs, bias_of(&self.output)?, weight, beta, eps)
     }
 }
 
-/// `lin` applied to (batch, seq, in) as one (batch·seq, in) product. candle's `Linear` on a 3-d
-/// input broadcasts its weight per text instead: `batch` small products forward and, backward, a
-/// (batch, in, out) weight gradient summed over the batch; that cost a third of a training step.
-fn dense(lin: &Linear, xs: &Tensor) -> Result<Tensor> {
-    let (b, t, width) = xs.dims3()?;
-    let out = crate::train_ops::linear(&xs.reshape((b * t, width))?, lin.weight(), lin.bias())?;
-    let out_width = out.dim(1)?;
-    out.reshape((b, t, out_width))
+fn bias_of(lin: &Linear) -> Result<&Tensor> {
+    lin.bias().ok_or_else(|| candle_core::Error::msg("a dense layer without a bias is not supported"))
+}
+
+/// (weight, beta, eps) of a LayerNorm.
+fn norm_params(norm: &LayerNorm) -> Result<(&Tensor, &Tensor, f32)> {
+    let beta = norm.bias().ok_or_else(|| candle_core::Error::msg("LayerNorm without a bias is not supported"))?;
+    Ok((norm.weight(), beta, norm.eps() as f32))
 }
 
 /// BERT encoder stack: token ids in, last hidden states out.
@@ -229,38 +214,30 @@ impl BertModel {
         Ok(BertModel { embeddings: Embeddings::load(vb.pp("embeddings"), cfg)?, layers })
     }
 
-    /// `ids`, `attention_mask`: (batch, seq) u32, mask 1 for real tokens and 0 for padding.
-    /// Returns (batch, seq, hidden). Fused kernels: do not backpropagate through this.
+    /// `ids`, `attention_mask`: (batch, seq) u32, mask 1 for real tokens and 0 for padding;
+    /// each text's tokens must be one contiguous run. Returns (batch, seq, hidden). When the
+    /// weights are `Var`s, a backward pass from the output reaches every one of them.
     pub fn forward(&self, ids: &Tensor, attention_mask: &Tensor) -> Result<Tensor> {
-        self.run(&self.embeddings.word.forward(ids)?, attention_mask, Kernels::Fused)
+        self.forward_words(&self.embeddings.word.forward(ids)?, attention_mask)
     }
 
-    /// Same as [`BertModel::forward`] (equal up to float rounding) but differentiable: when the
-    /// weights are `Var`s, a backward pass from the output reaches every one of them. Slower.
-    pub fn forward_train(&self, ids: &Tensor, attention_mask: &Tensor) -> Result<Tensor> {
-        self.run(&self.embeddings.word.forward(ids)?, attention_mask, Kernels::Differentiable)
-    }
-
-    /// [`BertModel::forward_train`] from the word vectors of the batch's ids, (batch, seq,
-    /// hidden), looked up by the caller. Backpropagation then stops at `words` instead of
-    /// reaching the whole word table: a fine-tuner applies the row gradients itself, without a
-    /// dense (vocab, hidden) gradient per step.
-    pub fn forward_train_words(&self, words: &Tensor, attention_mask: &Tensor) -> Result<Tensor> {
-        self.run(words, attention_mask, Kernels::Differentiable)
+    /// [`BertModel::forward`] from the word vectors of the batch's ids, (batch, seq, hidden),
+    /// looked up by the caller. Backpropagation then stops at `words` instead of reaching the
+    /// whole word table: a fine-tuner applies the row gradients itself, without a dense (vocab,
+    /// hidden) gradient per step.
+    pub fn forward_words(&self, words: &Tensor, attention_mask: &Tensor) -> Result<Tensor> {
+        let spans = Spans::from_mask(attention_mask)?;
+        let (b, t, h) = words.dims3()?;
+        let mut xs = self.embeddings.forward(words)?.reshape((b * t, h))?;
+        for layer in &self.layers {
+            xs = layer.forward(&xs, &spans)?;
+        }
+        xs.reshape((b, t, h))
     }
 
     /// The (vocab, hidden) word-embedding table.
     pub fn word_table(&self) -> &Tensor {
         self.embeddings.word.embeddings()
-    }
-
-    fn run(&self, words: &Tensor, attention_mask: &Tensor, kernels: Kernels) -> Result<Tensor> {
-        let spans = Spans::from_mask(attention_mask)?;
-        let mut xs = self.embeddings.forward(words, kernels)?;
-        for layer in &self.layers {
-            xs = layer.forward(&xs, &spans, kernels)?;
-        }
-        Ok(xs)
     }
 }
 

@@ -141,3 +141,45 @@ fn load_errors_name_the_missing_or_broken_path() {
 
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+/// The candle module that fine-tuning trains (`bert.rs`, its own ops, a padded batch) against
+/// sentence-transformers' vectors. Right padding only: with absolute positions, left padding
+/// shifts every token's position (in PyTorch too); the attention op's own test covers text
+/// spans that start after padding.
+#[test]
+fn the_trainable_module_matches_the_reference_on_a_padded_batch() {
+    use candle_core::{DType, Device, Tensor};
+    use tokenizers::{PaddingDirection, PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
+
+    let dir = model_dir();
+    let config: crate::bert::BertConfig =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
+    // SAFETY: the weights file is mmapped read-only and not modified during the test.
+    let vb = unsafe {
+        candle_nn::VarBuilder::from_mmaped_safetensors(&[dir.join("model.safetensors")], DType::F32, &Device::Cpu)
+    }
+    .unwrap();
+    let model = crate::bert::BertModel::load(vb, &config).unwrap();
+    let refs = references();
+    let texts: Vec<&str> = refs.iter().map(|r| r.text.as_str()).collect();
+    let mut tokenizer = Tokenizer::from_file(dir.join("tokenizer.json")).unwrap();
+    tokenizer.with_padding(Some(PaddingParams {
+        strategy: PaddingStrategy::BatchLongest,
+        direction: PaddingDirection::Right,
+        ..Default::default()
+    }));
+    // sentence-transformers truncates this model at 256 tokens; the shipped file says 128.
+    tokenizer.with_truncation(Some(TruncationParams { max_length: 256, ..Default::default() })).unwrap();
+    let encodings = tokenizer.encode_batch(texts.clone(), true).unwrap();
+    let shape = (encodings.len(), encodings[0].len());
+    let flat =
+        |f: fn(&tokenizers::Encoding) -> &[u32]| -> Vec<u32> { encodings.iter().flat_map(|e| f(e).to_vec()).collect() };
+    let ids = Tensor::from_vec(flat(tokenizers::Encoding::get_ids), shape, &Device::Cpu).unwrap();
+    let mask = Tensor::from_vec(flat(tokenizers::Encoding::get_attention_mask), shape, &Device::Cpu).unwrap();
+    assert!(mask.to_vec2::<u32>().unwrap().iter().any(|row| row.contains(&0)), "the batch should be padded");
+    let pooled = crate::bert::mean_pool(&model.forward(&ids, &mask).unwrap(), &mask).unwrap().to_vec2::<f32>().unwrap();
+    for (idx, (row, reference)) in pooled.iter().zip(&refs).enumerate() {
+        let cos = cosine(row, &reference.embedding);
+        assert!(cos >= 0.9999, "text {idx} {:?}: cosine {cos} vs reference", reference.text);
+    }
+}

@@ -114,13 +114,6 @@ impl Network {
         Ok((ids, mask))
     }
 
-    /// (batch, n_labels) logits through the differentiable pass, word table included.
-    #[cfg(test)]
-    pub(crate) fn logits_train(&self, ids: &Tensor, mask: &Tensor) -> candle_core::Result<Tensor> {
-        let hidden = self.bert.forward_train(ids, mask)?;
-        self.head.forward(&bert::mean_pool(&hidden, mask)?)
-    }
-
     /// The word vectors of `ids`, (batch, seq, hidden), copied out of the word table (no
     /// gradient flows back into the table through them; see [`Network::logits_train_words`]).
     pub(crate) fn lookup_words(&self, ids: &Tensor) -> candle_core::Result<Tensor> {
@@ -129,10 +122,10 @@ impl Network {
         table.index_select(&ids.flatten_all()?, 0)?.reshape((batch, seq, table.dim(1)?))
     }
 
-    /// [`Network::logits_train`] from looked-up word vectors: backpropagate from these, and the
+    /// [`Network::logits`] from looked-up word vectors: backpropagate from these, and the
     /// gradient of `words` holds the word table's gradient, row by row.
     pub(crate) fn logits_train_words(&self, words: &Tensor, mask: &Tensor) -> candle_core::Result<Tensor> {
-        let hidden = self.bert.forward_train_words(words, mask)?;
+        let hidden = self.bert.forward_words(words, mask)?;
         self.head.forward(&bert::mean_pool(&hidden, mask)?)
     }
 
@@ -141,7 +134,8 @@ impl Network {
         self.vars.iter().position(|(name, _)| WORD_EMBEDDING_KEYS.contains(&name.as_str()))
     }
 
-    /// (batch, n_labels) logits through the fast inference pass.
+    /// (batch, n_labels) logits. Differentiable, the word table included: a backward pass from
+    /// them reaches every parameter.
     pub(crate) fn logits(&self, ids: &Tensor, mask: &Tensor) -> candle_core::Result<Tensor> {
         let hidden = self.bert.forward(ids, mask)?;
         self.head.forward(&bert::mean_pool(&hidden, mask)?)

@@ -153,15 +153,7 @@ fn norm_row(row: &mut [f32], gamma: &[f32], beta: &[f32], eps: f32) {
     }
 }
 
-/// GELU, exact (erf) form: `0.5 x (1 + erf(x / √2))`.
-#[inline(always)]
-fn gelu_body(x: &mut [f32]) {
-    for v in x.iter_mut() {
-        *v = 0.5 * *v * (1.0 + erf(*v * std::f32::consts::FRAC_1_SQRT_2));
-    }
-}
-
-/// [`gelu_body`] of `x + bias`, row by row over rows of `bias.len()`: the dense layer before it
+/// GELU, exact (erf) form `0.5 y (1 + erf(y / √2))`, of `y = x + bias`, row by row over rows of `bias.len()`: the dense layer before it
 /// leaves its bias to this pass (`Linear::forward_unbiased`).
 #[inline(always)]
 fn bias_gelu_body(x: &mut [f32], bias: &[f32]) {
@@ -173,7 +165,7 @@ fn bias_gelu_body(x: &mut [f32], bias: &[f32]) {
     }
 }
 
-/// `out = g · gelu'(x)`, the backward pass of [`gelu_body`]: `gelu'(x) = Φ(x) + x φ(x)`, with
+/// `out = g · gelu'(x)`, the backward pass of GELU: `gelu'(x) = Φ(x) + x φ(x)`, with
 /// the normal CDF Φ from `erf` and the normal density φ.
 #[inline(always)]
 fn gelu_grad_body(x: &[f32], g: &[f32], out: &mut [f32]) {
@@ -252,10 +244,6 @@ dispatch!(
 dispatch!(
     /// See `bias_gelu_body`.
     bias_gelu => bias_gelu_body(x: &mut [f32], bias: &[f32])
-);
-dispatch!(
-    /// See `gelu_body`.
-    gelu => gelu_body(x: &mut [f32])
 );
 dispatch!(
     /// See `gelu_grad_body`.
