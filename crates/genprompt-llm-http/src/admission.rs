@@ -257,6 +257,12 @@ impl Admission {
         self.window().aimd.limit()
     }
 
+    /// The limit on requests in flight and how many hold a slot, read together.
+    pub(crate) fn load(&self) -> (usize, usize) {
+        let window = self.window();
+        (window.aimd.limit(), window.in_flight)
+    }
+
     /// Waits for a slot under the current limit, past any pause, then for the budgets.
     pub(crate) async fn admit(&self, cost: Cost) -> Permit<'_> {
         self.waiting.fetch_add(1, Ordering::SeqCst);

@@ -37,6 +37,7 @@ fn bump(counter: &AtomicU64, by: u64) {
 impl Counters {
     pub(crate) fn snapshot(&self, admission: &Admission) -> HttpStats {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let (limit, in_flight) = admission.load();
         HttpStats {
             requests: get(&self.requests),
             attempts: get(&self.attempts),
@@ -51,7 +52,8 @@ impl Counters {
             truncated: get(&self.truncated),
             prompt_tokens: get(&self.prompt_tokens),
             completion_tokens: get(&self.completion_tokens),
-            current_concurrency: admission.limit(),
+            current_concurrency: limit,
+            in_flight,
             waiting_for_admission: admission.waiting(),
         }
     }

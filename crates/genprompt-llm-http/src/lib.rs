@@ -74,6 +74,8 @@ pub struct HttpStats {
     pub completion_tokens: u64,
     /// The adaptive limit on requests in flight right now.
     pub current_concurrency: usize,
+    /// Attempts holding a slot under that limit right now: sent, or about to be.
+    pub in_flight: usize,
     /// Attempts waiting for a slot under that limit (or for a `Retry-After` pause) right now.
     pub waiting_for_admission: usize,
 }
@@ -103,6 +105,7 @@ impl HttpStats {
             prompt_tokens: self.prompt_tokens + other.prompt_tokens,
             completion_tokens: self.completion_tokens + other.completion_tokens,
             current_concurrency: self.current_concurrency + other.current_concurrency,
+            in_flight: self.in_flight + other.in_flight,
             waiting_for_admission: self.waiting_for_admission + other.waiting_for_admission,
         }
     }

@@ -21,9 +21,14 @@ fn settle(server: &FaultServer, model: &HttpChatModel, total: u64, passed: usize
     let started = Instant::now();
     loop {
         let stats = model.stats();
-        let still = (server.held() + stats.waiting_for_admission) as u64 == total - stats.requests;
-        if server.passed() == passed && still {
-            return server.held();
+        let held = server.held();
+        let still = (held + stats.waiting_for_admission) as u64 == total - stats.requests;
+        // Nothing is between states: every slot taken has reached the server, and no waiting
+        // request could take a free slot (a reply is counted before its slot is handed on).
+        let quiet = held == stats.in_flight
+            && (stats.waiting_for_admission == 0 || stats.in_flight >= stats.current_concurrency);
+        if server.passed() == passed && still && quiet {
+            return held;
         }
         if started.elapsed() > SETTLE {
             // Let the held requests finish, so the failing test ends instead of hanging.
